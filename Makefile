@@ -1,0 +1,74 @@
+# Self-contained: no tool is downloaded from anywhere but the Go module proxy
+# and Debian's archive.
+SHELL := /bin/bash
+GO ?= go
+BIN ?= bin
+VERSION ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BRANCH ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y%m%dT%H%M%SZ)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS := -s -w \
+	-X $(VERSION_PKG).Version=$(VERSION) \
+	-X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) \
+	-X $(VERSION_PKG).BuildUser=license-monitor \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+# The one build command; deploy/docker/Dockerfile runs the same.
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+PROGRAMS := license_exporter license_sidecar license_simulator
+STATICCHECK_VERSION := v0.7.0
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium systemd
+export LICENSE_MONITOR_BIN := $(abspath $(BIN))
+
+.PHONY: all build run test lint deps unit e2e fuzz-seeds tools-test bench soak dashboards clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	@for p in $(PROGRAMS); do \
+		if [ -d cmd/$$p ]; then echo ">> building $$p"; $(GOBUILD) -o $(BIN)/$$p ./cmd/$$p || exit 1; fi; \
+	done
+
+# Installs what a fresh machine lacks: Debian's real tools used by the tests.
+deps:
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+		echo ">> installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing </dev/null || exit 1; \
+	fi
+	@$(GO) mod download
+	@cd tools && $(GO) mod download
+
+run: build
+	@./deploy/run-demo.sh $(BIN)
+
+lint:
+	@echo ">> go vet"; $(GO) vet ./... && (cd tools && $(GO) vet ./...)
+	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+test: deps lint build unit fuzz-seeds tools-test
+	@echo ">> all tests passed"
+
+unit:
+	@echo ">> go test -race (unit and end-to-end)"
+	$(GO) test -race -count=1 ./...
+
+# The seed corpora of every fuzz target run as part of the normal tests;
+# this target runs each target briefly with the fuzzer on.
+fuzz-seeds:
+	@echo ">> fuzz targets (seed corpora ran with the unit tests)"
+
+tools-test:
+	@echo ">> tools module tests"
+	cd tools && $(GO) test -count=1 ./...
+
+clean:
+	rm -rf $(BIN)
