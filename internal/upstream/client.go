@@ -1,0 +1,430 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/config"
+)
+
+const (
+	// DefaultMaxResponseBytes bounds one response body.
+	DefaultMaxResponseBytes = 64 << 20
+	// maxPages stops a pagination that never ends: 1,000 pages of 1,000
+	// is a million sessions, far past any real account.
+	maxPages = 1000
+)
+
+// Options configure a Client.
+type Options struct {
+	// URL is the API base. It may carry a secret (the "External / API
+	// Access" link): it is never printed.
+	URL              string
+	HTTPClientConfig config.HTTPClientConfig
+	MaxResponseBytes int64
+	PageSize         int    // sessions per page; 0: MaxPageSize
+	UserAgent        string // e.g. "license_exporter/1.2.3"
+}
+
+// Client reads the License Monitor API and sends terminate calls. It holds
+// no state between calls and is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	http      *http.Client
+	maxBytes  int64
+	pageSize  int
+	userAgent string
+	now       func() time.Time
+}
+
+// NewClient builds a Client. Errors never contain the URL.
+func NewClient(o Options) (*Client, error) {
+	base, err := url.Parse(strings.TrimSpace(o.URL))
+	if err != nil {
+		return nil, errors.New("the source url does not parse as a URL")
+	}
+	if base.Scheme != "http" && base.Scheme != "https" {
+		return nil, fmt.Errorf("the source url must be http or https, not %q", base.Scheme)
+	}
+	if base.Host == "" {
+		return nil, errors.New("the source url has no host")
+	}
+	hc, err := config.NewClientFromConfig(o.HTTPClientConfig, "license_monitor", config.WithUserAgent(o.UserAgent))
+	if err != nil {
+		return nil, fmt.Errorf("http_client_config: %w", err)
+	}
+	c := &Client{base: base, http: hc, maxBytes: o.MaxResponseBytes, pageSize: o.PageSize, userAgent: o.UserAgent, now: time.Now}
+	if c.maxBytes <= 0 {
+		c.maxBytes = DefaultMaxResponseBytes
+	}
+	if c.pageSize <= 0 || c.pageSize > MaxPageSize {
+		c.pageSize = MaxPageSize
+	}
+	return c, nil
+}
+
+// Host names the upstream host for logs; it holds no secret.
+func (c *Client) Host() string { return c.base.Host }
+
+// RedactURL prints a URL with its user-info and query string hidden, the
+// two places a secret link keeps its secret.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// endpoint joins the base with path segments and keeps the base's query
+// (where a secret link keeps its key), adding extra parameters.
+func (c *Client) endpoint(extra url.Values, segments ...string) string {
+	u := c.base.JoinPath(segments...)
+	if len(extra) > 0 {
+		q := u.Query()
+		for k, vs := range extra {
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// do sends one request and returns the open body of a response whose
+// status is want. Any other status becomes an *Error.
+func (c *Client) do(ctx context.Context, op, method, target string, want int) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return nil, &Error{Reason: ReasonConnection, Op: op, Detail: "cannot build the request"}
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError(op, err)
+	}
+	if resp.StatusCode == want {
+		return resp.Body, nil
+	}
+	defer resp.Body.Close()
+	return nil, c.statusError(op, resp)
+}
+
+func (c *Client) statusError(op string, resp *http.Response) *Error {
+	e := &Error{Op: op, Status: resp.StatusCode}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		e.Reason = ReasonRateLimited
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	case resp.StatusCode >= 500:
+		e.Reason = ReasonHTTP5xx
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	case resp.StatusCode >= 400:
+		e.Reason = ReasonHTTP4xx
+	default:
+		e.Reason = ReasonInvalid
+		e.Detail = "unexpected status"
+	}
+	// The error body is small; read a bounded prefix for its code.
+	var doc ErrorDoc
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(body, &doc) == nil {
+		e.Code = sanitize(doc.Error.Code, 64)
+		if e.Detail == "" {
+			e.Detail = sanitize(doc.Error.Message, 200)
+		}
+	}
+	return e
+}
+
+// sanitize keeps upstream's text printable and short, for logs.
+func sanitize(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}
+
+// limitedReader fails with errTooLarge once more than n bytes are read, so
+// a large body is told apart from a truncated one.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+var errTooLarge = errors.New("body over the size limit")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+// decode reads one JSON document from body into v, within the size limit,
+// and classifies what goes wrong.
+func (c *Client) decode(op string, body io.ReadCloser, v any) error {
+	defer body.Close()
+	lr := &limitedReader{r: body, n: c.maxBytes}
+	br := bufio.NewReaderSize(lr, 64<<10)
+	dec := json.NewDecoder(br)
+	err := dec.Decode(v)
+	if err == nil {
+		// Nothing but white space may follow the document.
+		rest := dec.Buffered()
+		if b, _ := io.ReadAll(io.MultiReader(rest, io.LimitReader(br, 1<<10))); len(bytes.TrimSpace(b)) > 0 {
+			err = errors.New("data after the JSON document")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errTooLarge) || lr.n < 0 {
+		return &Error{Reason: ReasonTooLarge, Op: op, Detail: fmt.Sprintf("response body larger than max_response_bytes (%d)", c.maxBytes)}
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return &Error{Reason: ReasonInvalid, Op: op, Detail: fmt.Sprintf("field %q: JSON %s where the API has %s", typeErr.Field, typeErr.Value, typeErr.Type)}
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return &Error{Reason: ReasonDecode, Op: op, Detail: fmt.Sprintf("not JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &Error{Reason: ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
+	}
+	if r := ReasonOf(err); r != "" {
+		return err
+	}
+	// A read error mid-body: the connection or the deadline.
+	if isTransport(err) {
+		return transportError(op, err)
+	}
+	return &Error{Reason: ReasonDecode, Op: op, Detail: sanitize(err.Error(), 200)}
+}
+
+func isTransport(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// Licenses reads GET {base}/licenses and validates it.
+func (c *Client) Licenses(ctx context.Context) (*Snapshot, error) {
+	const op = "GET licenses"
+	body, err := c.do(ctx, op, http.MethodGet, c.endpoint(nil, PathLicenses), http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var doc LicensesDoc
+	if err := c.decode(op, body, &doc); err != nil {
+		return nil, err
+	}
+	return licensesFromDoc(op, &doc)
+}
+
+func licensesFromDoc(op string, doc *LicensesDoc) (*Snapshot, error) {
+	invalid := func(format string, args ...any) error {
+		return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
+	}
+	if doc.Licenses == nil {
+		return nil, invalid("no \"licenses\" array")
+	}
+	s := &Snapshot{AccountID: doc.Account.ID, AccountName: doc.Account.Name, Licenses: make([]License, 0, len(doc.Licenses))}
+	if doc.GeneratedAt != "" {
+		t, err := time.Parse(time.RFC3339, doc.GeneratedAt)
+		if err != nil {
+			return nil, invalid("generated_at %q is not RFC 3339", doc.GeneratedAt)
+		}
+		s.GeneratedAt = t
+	}
+	seen := make(map[string]struct{}, len(doc.Licenses))
+	for i := range doc.Licenses {
+		d := &doc.Licenses[i]
+		switch {
+		case d.ID == "":
+			return nil, invalid("license %d has no id", i)
+		case d.Product == "":
+			return nil, invalid("license %q has no product", d.ID)
+		case d.Type == "":
+			return nil, invalid("license %q has no type", d.ID)
+		case d.Seats == nil || d.InUse == nil:
+			return nil, invalid("license %q lacks seats or in_use", d.ID)
+		case *d.Seats < 0 || *d.InUse < 0 || d.CheckedOut < 0:
+			return nil, invalid("license %q has a negative count", d.ID)
+		}
+		if _, dup := seen[d.ID]; dup {
+			return nil, invalid("license id %q appears twice", d.ID)
+		}
+		seen[d.ID] = struct{}{}
+		l := License{
+			ID: d.ID, Product: d.Product, Edition: d.Edition, Version: d.Version,
+			Type:  strings.ToLower(d.Type),
+			Seats: *d.Seats, InUse: *d.InUse, CheckedOut: d.CheckedOut,
+		}
+		if d.ExpiresAt != nil && *d.ExpiresAt != "" {
+			t, err := time.Parse(time.RFC3339, *d.ExpiresAt)
+			if err != nil {
+				return nil, invalid("license %q: expires_at %q is not RFC 3339", d.ID, *d.ExpiresAt)
+			}
+			l.ExpiresAt = t
+		}
+		s.Licenses = append(s.Licenses, l)
+	}
+	return s, nil
+}
+
+// Sessions reads every page of GET {base}/sessions and validates them.
+func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var (
+		all    []Session
+		token  string
+		tokens = map[string]struct{}{}
+		ids    = map[string]struct{}{}
+	)
+	for page := 1; ; page++ {
+		op := "GET sessions page " + strconv.Itoa(page)
+		if page > maxPages {
+			return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+		}
+		q := url.Values{ParamPageSize: {strconv.Itoa(c.pageSize)}}
+		if token != "" {
+			q.Set(ParamPageToken, token)
+		}
+		body, err := c.do(ctx, op, http.MethodGet, c.endpoint(q, PathSessions), http.StatusOK)
+		if err != nil {
+			return nil, err
+		}
+		var doc SessionsDoc
+		if err := c.decode(op, body, &doc); err != nil {
+			return nil, err
+		}
+		if doc.Sessions == nil {
+			return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: "no \"sessions\" array"}
+		}
+		if all == nil {
+			all = make([]Session, 0, len(doc.Sessions))
+		}
+		for i := range doc.Sessions {
+			s, err := sessionFromDoc(op, &doc.Sessions[i])
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := ids[s.ID]; dup {
+				return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("session id %q appears twice", s.ID), 200)}
+			}
+			ids[s.ID] = struct{}{}
+			all = append(all, s)
+		}
+		if doc.NextPageToken == "" {
+			return all, nil
+		}
+		if _, again := tokens[doc.NextPageToken]; again {
+			return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
+		}
+		tokens[doc.NextPageToken] = struct{}{}
+		token = doc.NextPageToken
+	}
+}
+
+func sessionFromDoc(op string, d *SessionDoc) (Session, error) {
+	invalid := func(format string, args ...any) error {
+		return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
+	}
+	switch {
+	case d.ID == "":
+		return Session{}, invalid("a session has no id")
+	case d.LicenseID == "":
+		return Session{}, invalid("session %q has no license_id", d.ID)
+	case d.User == "":
+		return Session{}, invalid("session %q has no user", d.ID)
+	case d.StartedAt == "":
+		return Session{}, invalid("session %q has no started_at", d.ID)
+	}
+	started, err := time.Parse(time.RFC3339, d.StartedAt)
+	if err != nil {
+		return Session{}, invalid("session %q: started_at %q is not RFC 3339", d.ID, d.StartedAt)
+	}
+	s := Session{
+		ID: d.ID, LicenseID: d.LicenseID, User: d.User, DisplayName: d.DisplayName,
+		Host: d.Host, StartedAt: started, CheckedOut: d.CheckedOut,
+	}
+	if d.CheckoutExpiresAt != nil && *d.CheckoutExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, *d.CheckoutExpiresAt)
+		if err != nil {
+			return Session{}, invalid("session %q: checkout_expires_at is not RFC 3339", d.ID)
+		}
+		s.CheckoutExpiresAt = t
+	}
+	return s, nil
+}
+
+// Snapshot reads the licenses and then every page of sessions. ctx bounds
+// the whole read: set its deadline to the poll's timeout.
+func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
+	s, err := c.Licenses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := c.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Sessions = sessions
+	idx := make(map[string]struct{}, len(s.Licenses))
+	for i := range s.Licenses {
+		idx[s.Licenses[i].ID] = struct{}{}
+	}
+	for i := range sessions {
+		if _, ok := idx[sessions[i].LicenseID]; !ok {
+			s.UnknownLicenseSessions++
+		}
+	}
+	return s, nil
+}
+
+// Terminate asks upstream to end session id. It is not idempotent, so it
+// is sent once and never retried here. nil means upstream accepted (202).
+// A 404 or 409 comes back as *Error with Status and Code set.
+func (c *Client) Terminate(ctx context.Context, id string) error {
+	const op = "POST terminate"
+	body, err := c.do(ctx, op, http.MethodPost, c.endpoint(nil, PathSessions, id, PathTerminateSuffix), http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	var doc TerminateDoc
+	if err := c.decode(op, body, &doc); err != nil {
+		return err
+	}
+	return nil
+}
