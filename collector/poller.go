@@ -1,0 +1,188 @@
+package collector
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/upstream"
+)
+
+// Bounds of the retry schedule after a failed poll.
+const (
+	firstRetry  = time.Second
+	maxJitter   = 2 * time.Second
+	jitterShare = 10 // the first poll waits up to interval/jitterShare
+)
+
+// stats are a source's poll counters. They outlive a Poller across a
+// reload that keeps the source, so counters never go backwards.
+type stats struct {
+	mu          sync.Mutex
+	up          bool
+	polled      bool
+	lastSuccess time.Time
+	duration    time.Duration
+	polls       uint64
+	failures    map[upstream.Reason]uint64
+}
+
+func newStats() *stats {
+	s := &stats{failures: make(map[upstream.Reason]uint64, len(upstream.Reasons))}
+	for _, r := range upstream.Reasons {
+		s.failures[r] = 0
+	}
+	return s
+}
+
+// Poller polls one source in the background and keeps its latest view.
+// Scrapes read the view; they never call upstream.
+type Poller struct {
+	cfg    config.Source
+	client *upstream.Client
+	logger *slog.Logger
+	stats  *stats
+	view   atomic.Pointer[view]
+	now    func() time.Time
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewPoller builds a poller for one source; Start begins polling.
+func NewPoller(cfg config.Source, userAgent string, logger *slog.Logger) (*Poller, error) {
+	client, err := upstream.NewClient(upstream.Options{
+		URL:              cfg.APIURL(),
+		HTTPClientConfig: cfg.HTTPClientConfig,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		UserAgent:        userAgent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Poller{
+		cfg:    cfg,
+		client: client,
+		logger: logger.With("source", cfg.Name),
+		stats:  newStats(),
+		now:    time.Now,
+	}, nil
+}
+
+// Name is the source's name.
+func (p *Poller) Name() string { return p.cfg.Name }
+
+// Start polls in a goroutine until Stop.
+func (p *Poller) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.done = make(chan struct{})
+	go p.run(ctx)
+}
+
+// Stop ends polling, cancelling a poll in flight, and waits for it.
+func (p *Poller) Stop() {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+}
+
+func (p *Poller) run(ctx context.Context) {
+	defer close(p.done)
+	interval := time.Duration(p.cfg.PollInterval)
+	// Jitter spreads the first polls of many sources and replicas.
+	wait := rand.N(min(interval/jitterShare, maxJitter) + 1)
+	p.logger.Info("polling source", "host", p.client.Host(), "interval", interval, "first_poll_in", wait.Round(time.Millisecond))
+	failures := 0
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := p.now()
+		err := p.Poll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var next time.Duration
+		if err == nil {
+			failures = 0
+			next = interval
+		} else {
+			failures++
+			next = retryDelay(err, failures, interval)
+		}
+		// Intervals run start to start, so slow polls don't drift.
+		timer.Reset(max(next-p.now().Sub(start), 0))
+	}
+}
+
+// retryDelay is the wait after the n-th failure in a row: exponential from
+// firstRetry, capped at the poll interval, never before Retry-After, and a
+// full interval for a configuration problem (4xx), which retrying soon
+// cannot fix.
+func retryDelay(err error, n int, interval time.Duration) time.Duration {
+	if upstream.ReasonOf(err) == upstream.ReasonHTTP4xx {
+		return interval
+	}
+	d := interval
+	if n < 31 {
+		d = min(firstRetry<<(n-1), interval)
+	}
+	if ra := upstream.RetryAfterOf(err); ra > d {
+		d = ra
+	}
+	return d
+}
+
+// Poll reads the source once, within the source's timeout, and updates the
+// view and the counters. A failure keeps the last good view.
+func (p *Poller) Poll(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(p.cfg.Timeout))
+	defer cancel()
+	start := p.now()
+	snap, err := p.client.Snapshot(ctx)
+	took := p.now().Sub(start)
+	if err == nil {
+		v := newView(snap, &p.cfg.Products, p.cfg.UsersEnabled())
+		p.view.Store(v)
+		if snap.UnknownLicenseSessions > 0 {
+			p.logger.Warn("sessions name licenses that /licenses does not list; they are reported under product \"unknown\"",
+				"sessions", snap.UnknownLicenseSessions)
+		}
+	}
+	s := p.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polls++
+	s.polled = true
+	s.duration = took
+	if err != nil {
+		if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
+			// Shutting down: not a failure of the source.
+			s.polls--
+			return err
+		}
+		reason := upstream.ReasonOf(err)
+		if reason == "" {
+			reason = upstream.ReasonConnection
+		}
+		s.failures[reason]++
+		s.up = false
+		p.logger.Error("poll failed; keeping the last good data", "reason", reason, "err", err, "duration", took.Round(time.Millisecond))
+		return err
+	}
+	s.up = true
+	s.lastSuccess = p.now()
+	p.logger.Debug("poll succeeded", "licenses", len(snap.Licenses), "sessions", len(snap.Sessions), "duration", took.Round(time.Millisecond))
+	return nil
+}
