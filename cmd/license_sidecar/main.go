@@ -1,0 +1,120 @@
+// Command license_sidecar serves the License Monitor page, its JSON API
+// and permission-checked, audited session termination.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/sidecar"
+)
+
+const name = "license_sidecar"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		configFile  = kingpin.Flag("config.file", "License sidecar configuration file.").Default("license_sidecar.yml").String()
+		configCheck = kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").Bool()
+		webConfig   = kingpinflag.AddFlags(kingpin.CommandLine, ":9849")
+	)
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(kingpin.CommandLine, logConfig)
+	kingpin.Version(version.Print(name))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+	logger := promslog.New(logConfig)
+
+	cfg, err := config.LoadSidecarFile(*configFile)
+	if *configCheck {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "config is invalid:", err)
+			return 1
+		}
+		fmt.Printf("config %s is valid: source %q, %d role(s)\n", *configFile, cfg.Source.Name, len(cfg.Roles))
+		return 0
+	}
+	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
+	if err != nil {
+		logger.Error("cannot load the config; exiting", "err", err)
+		return 1
+	}
+	// Fail at start, not on the first request, on a broken web config.
+	if err := web.Validate(*webConfig.WebConfigFile); err != nil {
+		logger.Error("invalid --web.config.file; exiting", "err", err)
+		return 1
+	}
+	srvc, err := sidecar.New(cfg, sidecar.Options{
+		WebConfigFile: *webConfig.WebConfigFile,
+		Logger:        logger,
+		UserAgent:     name + "/" + version.Version,
+	})
+	if err != nil {
+		logger.Error("cannot start; exiting", "err", err)
+		return 1
+	}
+	defer srvc.Close()
+	logger.Info("config loaded", "source", cfg.Source.Name, "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil)
+
+	srv := &http.Server{
+		Handler:           srvc.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Above the upstream timeout: a terminate reads upstream and then calls it.
+		WriteTimeout:   2*time.Duration(cfg.Source.Timeout) + 15*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, webConfig, logger) }()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+	for {
+		select {
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP server failed", "err", err)
+				return 1
+			}
+			return 0
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				if err := srvc.ReloadFile(*configFile); err != nil {
+					logger.Error("config reload refused; the old config keeps running", "err", err)
+				} else {
+					logger.Info("config reloaded")
+				}
+				continue
+			}
+			logger.Info("shutting down", "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				logger.Error("shutdown", "err", err)
+				return 1
+			}
+			<-serveErr
+			return 0
+		}
+	}
+}

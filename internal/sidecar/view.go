@@ -1,0 +1,248 @@
+package sidecar
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/license-monitor/license-monitor/internal/upstream"
+)
+
+// MonitorView is GET /api/v1/monitor: the License Monitor as the caller
+// may see it. Field names are this API's contract for third parties.
+type MonitorView struct {
+	GeneratedAt        time.Time     `json:"generated_at"`
+	Account            string        `json:"account"`
+	Identity           string        `json:"identity"`
+	Roles              []string      `json:"roles"`
+	CanTerminateOthers bool          `json:"can_terminate_others"`
+	DryRun             bool          `json:"dry_run"`
+	UserFilter         string        `json:"user_filter,omitempty"`
+	Products           []ProductView `json:"products"`
+	Licenses           []LicenseView `json:"licenses"`
+	Sessions           []SessionView `json:"sessions"`
+}
+
+// ProductView is one gauge: seats in use against seats issued.
+type ProductView struct {
+	Product    string `json:"product"`
+	Issued     int64  `json:"issued"`
+	InUse      int64  `json:"in_use"`
+	CheckedOut int64  `json:"checked_out"`
+}
+
+// LicenseView is one license (pool of seats).
+type LicenseView struct {
+	ID         string     `json:"id"`
+	Product    string     `json:"product"`
+	Edition    string     `json:"edition"`
+	Type       string     `json:"type"`
+	Issued     int64      `json:"issued"`
+	InUse      int64      `json:"in_use"`
+	CheckedOut int64      `json:"checked_out"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+}
+
+// SessionView is one session and whether the caller may terminate it.
+type SessionView struct {
+	ID           string    `json:"id"`
+	User         string    `json:"user"`
+	DisplayName  string    `json:"display_name"`
+	Product      string    `json:"product"`
+	Edition      string    `json:"edition"`
+	LicenseType  string    `json:"license_type"`
+	Host         string    `json:"host"`
+	Since        time.Time `json:"since"`
+	CheckedOut   bool      `json:"checked_out"`
+	CanTerminate bool      `json:"can_terminate"`
+	// NotTerminable says why not, when CanTerminate is false: checked_out,
+	// not_cloud_sign_in, too_young, not_yours or no_permission.
+	NotTerminable string `json:"not_terminable,omitempty"`
+}
+
+// buildView turns a snapshot into what g may see, filtered to one upstream
+// user when userFilter is set. Each session is judged by Policy.Decide, the
+// same function that decides a terminate request.
+func buildView(snap *upstream.Snapshot, p *Policy, id Identity, g *Grant, userFilter string, dryRun bool, now time.Time) *MonitorView {
+	v := &MonitorView{
+		GeneratedAt: snap.GeneratedAt, Account: snap.AccountName, Identity: id.Name, Roles: g.Roles,
+		CanTerminateOthers: g.Terminate, DryRun: dryRun, UserFilter: userFilter,
+		Products: []ProductView{}, Licenses: []LicenseView{}, Sessions: []SessionView{},
+	}
+	if v.GeneratedAt.IsZero() {
+		v.GeneratedAt = now.UTC()
+	}
+	byProduct := map[string]*ProductView{}
+	for i := range snap.Licenses {
+		l := &snap.Licenses[i]
+		lv := LicenseView{ID: l.ID, Product: l.Product, Edition: l.Edition, Type: l.Type, Issued: l.Seats, InUse: l.InUse, CheckedOut: l.CheckedOut}
+		if !l.ExpiresAt.IsZero() {
+			t := l.ExpiresAt
+			lv.ExpiresAt = &t
+		}
+		v.Licenses = append(v.Licenses, lv)
+		pv := byProduct[l.Product]
+		if pv == nil {
+			pv = &ProductView{Product: l.Product}
+			byProduct[l.Product] = pv
+		}
+		pv.Issued += l.Seats
+		pv.InUse += l.InUse
+		pv.CheckedOut += l.CheckedOut
+	}
+	for _, pv := range byProduct {
+		v.Products = append(v.Products, *pv)
+	}
+	sort.Slice(v.Products, func(i, j int) bool { return v.Products[i].Product < v.Products[j].Product })
+
+	idx := snap.LicenseIndex()
+	for i := range snap.Sessions {
+		s := &snap.Sessions[i]
+		if userFilter != "" && !strings.EqualFold(s.User, userFilter) {
+			continue
+		}
+		sv := SessionView{ID: s.ID, User: s.User, DisplayName: s.DisplayName, Host: s.Host, Since: s.StartedAt, CheckedOut: s.CheckedOut, Product: upstream.UnknownProduct}
+		if j, ok := idx[s.LicenseID]; ok {
+			l := &snap.Licenses[j]
+			sv.Product, sv.Edition, sv.LicenseType = l.Product, l.Edition, l.Type
+		}
+		if verdict := p.Decide(g, s, sv.LicenseType, now); verdict.Allowed {
+			sv.CanTerminate = true
+		} else {
+			sv.NotTerminable = verdict.Why
+		}
+		v.Sessions = append(v.Sessions, sv)
+	}
+	sort.SliceStable(v.Sessions, func(i, j int) bool {
+		a, b := &v.Sessions[i], &v.Sessions[j]
+		if a.Product != b.Product {
+			return a.Product < b.Product
+		}
+		if a.User != b.User {
+			return a.User < b.User
+		}
+		return a.Since.Before(b.Since)
+	})
+	return v
+}
+
+// loadView authenticates, checks view_monitor and reads the view. On
+// failure it has answered already and returns nil.
+func (s *Server) loadView(w http.ResponseWriter, r *http.Request, asHTML bool) *MonitorView {
+	st := s.state.Load()
+	id, err := s.caller(r, st)
+	if err != nil {
+		if asHTML {
+			if webConfigHasUsers(s.opts.WebConfigFile) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="license_sidecar"`)
+			}
+			s.renderError(w, http.StatusUnauthorized, "Not signed in", err.Error())
+		} else {
+			s.unauthorized(w, err)
+		}
+		return nil
+	}
+	g := st.policy.GrantOf(id)
+	if !g.View {
+		const msg = "your roles do not grant view_monitor"
+		if asHTML {
+			s.renderError(w, http.StatusForbidden, "No access", msg)
+		} else {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": msg})
+		}
+		return nil
+	}
+	snap, err := st.view.read(r.Context())
+	if err != nil {
+		s.countUpstream(err)
+		msg := "cannot read the License Monitor upstream: " + upstreamResult(err)
+		if asHTML {
+			s.renderError(w, http.StatusBadGateway, "Upstream unavailable", msg)
+		} else {
+			writeJSON(w, http.StatusBadGateway, map[string]any{"error": msg})
+		}
+		return nil
+	}
+	userFilter := strings.TrimSpace(r.URL.Query().Get("user"))
+	if len(userFilter) > maxIdentityLen || !printable(userFilter) {
+		userFilter = ""
+	}
+	return buildView(snap, st.policy, id, &g, userFilter, st.cfg.Terminate.DryRun, s.now())
+}
+
+func (s *Server) serveMonitorJSON(w http.ResponseWriter, r *http.Request) {
+	if v := s.loadView(w, r, false); v != nil {
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+//go:embed templates static
+var assets embed.FS
+
+var (
+	pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
+		"why":       whyText,
+		"since":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"meterMax":  func(n int64) int64 { return max(n, 1) },
+		"highMark":  func(n int64) float64 { return float64(max(n, 1)) * 0.9 },
+		"lowerCase": strings.ToLower,
+	}).ParseFS(assets, "templates/*.html"))
+)
+
+// whyText is what the page shows where there is no Terminate button.
+func whyText(why string) string {
+	switch why {
+	case WhyCheckedOut:
+		return "Checked out"
+	case WhyNotCloudSignIn:
+		return "Not Cloud Sign-in"
+	case WhyTooYoung:
+		return "Started too recently"
+	case WhyNotYours:
+		return "Not yours"
+	case WhyNoPermission:
+		return "No permission"
+	}
+	return "Not terminable"
+}
+
+// pageCSP allows only this server's own script and style: no inline code.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pageTmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		s.logger.Error("cannot render the page", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) renderError(w http.ResponseWriter, status int, title, msg string) {
+	s.render(w, status, "error.html", map[string]any{"Title": title, "Message": msg, "Status": status})
+}
+
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if v := s.loadView(w, r, true); v != nil {
+		s.render(w, http.StatusOK, "index.html", v)
+	}
+}
+
+func staticHandler() http.Handler {
+	sub, err := fs.Sub(assets, "static")
+	if err != nil {
+		panic(err)
+	}
+	return http.StripPrefix("/static/", http.FileServerFS(sub))
+}
