@@ -49,10 +49,10 @@ const sidecarMetric = "license_sidecar_terminations_total"
 // panelQuery is one Prometheus target of a committed dashboard panel.
 type panelQuery struct {
 	File, Panel, PanelType, Ref string
-	Expr                       string
-	Instant, Range             bool
-	Format                     string
-	Repeat                     string // variable the panel repeats over
+	Expr                        string
+	Instant, Range              bool
+	Format                      string
+	Repeat                      string // variable the panel repeats over
 }
 
 func (q panelQuery) String() string {
