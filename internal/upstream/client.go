@@ -418,7 +418,11 @@ func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
 // A 404 or 409 comes back as *Error with Status and Code set.
 func (c *Client) Terminate(ctx context.Context, id string) error {
 	const op = "POST terminate"
-	body, err := c.do(ctx, op, http.MethodPost, c.endpoint(nil, PathSessions, id, PathTerminateSuffix), http.StatusAccepted)
+	if id == "" || id == "." || id == ".." {
+		return &Error{Reason: ReasonInvalid, Op: op, Detail: "not a session id"}
+	}
+	// Escaped, so an id holding "/" stays one path segment.
+	body, err := c.do(ctx, op, http.MethodPost, c.endpoint(nil, PathSessions, url.PathEscape(id), PathTerminateSuffix), http.StatusAccepted)
 	if err != nil {
 		return err
 	}
