@@ -1,0 +1,121 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadExporterDefaults(t *testing.T) {
+	cfg, err := LoadExporter([]byte(`
+sources:
+  - name: acme
+    url: http://127.0.0.1:9850/api/license-monitor/v1
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sources[0]
+	if s.Type != TypeCSI || time.Duration(s.PollInterval) != DefaultPollInterval || time.Duration(s.Timeout) != DefaultTimeout ||
+		s.MaxResponseBytes != DefaultMaxResponseBytes || !s.UsersEnabled() || !s.Products.Match("ETABS") {
+		t.Fatalf("defaults not applied: %+v", s)
+	}
+}
+
+func TestLoadExporterFull(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "link"), []byte("https://cc.example/api/v1?key=s3cret\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "token"), []byte("tok"), 0o600)
+	cfg, err := LoadExporter([]byte(`
+sources:
+  - name: acme_1
+    type: csi
+    url_file: link
+    poll_interval: 30s
+    timeout: 10s
+    max_response_bytes: 1024
+    users: false
+    products:
+      include: "ETABS|SAP2000"
+      exclude: "SAP.*"
+    http_client_config:
+      authorization:
+        type: Bearer
+        credentials_file: token
+`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sources[0]
+	if s.APIURL() != "https://cc.example/api/v1?key=s3cret" {
+		t.Errorf("url_file not read relative to the config: %q", s.APIURL())
+	}
+	if s.UsersEnabled() {
+		t.Error("users: false ignored")
+	}
+	for product, want := range map[string]bool{"ETABS": true, "SAP2000": false, "SAFE": false, "ETABS2": false} {
+		if s.Products.Match(product) != want {
+			t.Errorf("filter(%q) = %v, want %v (anchored)", product, !want, want)
+		}
+	}
+	if got := s.HTTPClientConfig.Authorization.CredentialsFile; got != filepath.Join(dir, "token") {
+		t.Errorf("credentials_file not resolved relative to the config: %q", got)
+	}
+}
+
+func TestLoadExporterErrors(t *testing.T) {
+	cases := map[string]struct{ yaml, want string }{
+		"unknown key names key and line": {"sources:\n  - name: a\n    url: http://x\n    pol_interval: 5s\n", `line 4: unknown key "pol_interval"`},
+		"unknown top key":                {"sourcez: []\n", `line 1: unknown key "sourcez"`},
+		"no sources":                     {"sources: []\n", "no sources"},
+		"bad name":                       {"sources:\n  - name: a b\n    url: http://x\n", "must match"},
+		"duplicate name":                 {"sources:\n  - name: a\n    url: http://x\n  - name: a\n    url: http://y\n", "used twice"},
+		"bad type":                       {"sources:\n  - name: a\n    type: flexlm\n    url: http://x\n", "not supported"},
+		"no url":                         {"sources:\n  - name: a\n", "url or url_file is required"},
+		"both urls":                      {"sources:\n  - name: a\n    url: http://x\n    url_file: f\n", "not both"},
+		"missing url file":               {"sources:\n  - name: a\n    url_file: /nonexistent/link\n", "url_file"},
+		"url not http":                   {"sources:\n  - name: a\n    url: ftp://secret-host/x\n", "http:// or https://"},
+		"short poll":                     {"sources:\n  - name: a\n    url: http://x\n    poll_interval: 2s\n    timeout: 1s\n", "below the minimum"},
+		"timeout not below poll":         {"sources:\n  - name: a\n    url: http://x\n    poll_interval: 10s\n    timeout: 10s\n", "below poll_interval"},
+		"bad regex":                      {"sources:\n  - name: a\n    url: http://x\n    products: {include: \"(\"}\n", "products.include"},
+		"zero max bytes":                 {"sources:\n  - name: a\n    url: http://x\n    max_response_bytes: -1\n", "max_response_bytes"},
+		"not yaml":                       {"sources: [\n", "line"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadExporter([]byte(tc.yaml), t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The URL is a secret: no error may print it.
+func TestErrorsNeverPrintTheURL(t *testing.T) {
+	_, err := LoadExporter([]byte("sources:\n  - name: a\n    url: ftp://s3cret@host/x?key=s3cret\n"), t.TempDir())
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func FuzzLoadExporter(f *testing.F) {
+	f.Add([]byte("sources:\n  - name: a\n    url: http://x\n"))
+	f.Add([]byte("sources:\n  - name: a\n    url: http://x\n    products: {include: 'E.*'}\n    http_client_config: {authorization: {type: Bearer, credentials: x}}\n"))
+	f.Add([]byte("sources:\n  - {name: a, url: http://x, poll_interval: 1h, timeout: 59m}\n"))
+	f.Add([]byte("sources: {}\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg, err := LoadExporter(b, dir)
+		if err != nil {
+			return
+		}
+		for _, s := range cfg.Sources {
+			if time.Duration(s.PollInterval) < MinPollInterval || s.Timeout >= s.PollInterval || s.APIURL() == "" || !sourceNameRE.MatchString(s.Name) {
+				t.Fatalf("accepted an invalid source: %+v", s)
+			}
+		}
+	})
+}
