@@ -17,7 +17,7 @@ LDFLAGS := -s -w \
 # The one build command; deploy/docker/Dockerfile runs the same.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 PROGRAMS := license_exporter license_sidecar license_simulator
-STATICCHECK_VERSION := v0.7.0
+STATICCHECK_VERSION := v0.8.2
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium systemd
 export LICENSE_MONITOR_BIN := $(abspath $(BIN))
 
