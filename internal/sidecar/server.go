@@ -331,7 +331,11 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	dryRun := st.cfg.Terminate.DryRun
 	rec := AuditRecord{Session: cleanID(r.PathValue("id")), Remote: remoteHost(r), Upstream: UpstreamNotCalled, DryRun: dryRun}
 	refuse := func(status int, outcome, why, reason string) {
-		rec.Decision, rec.Outcome, rec.Reason = DecisionDeny, outcome, reason
+		// An allowed request can still fail upstream: it stays "allow".
+		if rec.Decision == "" {
+			rec.Decision = DecisionDeny
+		}
+		rec.Outcome, rec.Reason = outcome, reason
 		s.record(rec)
 		writeJSON(w, status, terminateAnswer{Session: rec.Session, Outcome: outcome, Reason: reason, Why: why, DryRun: dryRun})
 	}
