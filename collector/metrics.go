@@ -4,8 +4,6 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // The metric contract, as ARCHITECTURE.md pins it. Dashboards, alerts and
 // outside checks depend on these names and labels.
-const namespace = "license"
-
 var (
 	licenseLabels = []string{"source", "license_id", "product", "edition", "license_type"}
 	userLabels    = []string{"source", "product", "edition", "user", "host"}
