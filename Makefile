@@ -21,7 +21,7 @@ STATICCHECK_VERSION := v0.8.2
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium systemd
 export LICENSE_MONITOR_BIN := $(abspath $(BIN))
 
-.PHONY: all build run test lint deps unit e2e fuzz-seeds tools-test bench soak dashboards clean
+.PHONY: all build run test lint deps rules unit e2e fuzz-seeds tools-test bench soak dashboards clean
 
 all: build
 
@@ -54,8 +54,15 @@ lint:
 	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-test: deps lint build unit fuzz-seeds tools-test
+test: deps lint build rules unit fuzz-seeds tools-test
 	@echo ">> all tests passed"
+
+# promtool from Debian's prometheus 2.42: static checks and rule unit tests.
+rules:
+	@echo ">> promtool check rules"
+	promtool check rules alerts/rules.yml alerts/alerts.yml
+	@echo ">> promtool test rules"
+	promtool test rules alerts/tests/*.yml
 
 unit:
 	@echo ">> go test -race (unit and end-to-end)"
