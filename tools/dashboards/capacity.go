@@ -255,7 +255,8 @@ func capacityRenewalRow(b *dashboard.DashboardBuilder) {
 			10, 9,
 			[]*tablePromQuery{
 				tq("A", fmt.Sprintf("(license_expiry_timestamp_seconds{%s} - time()) / 86400", sel)),
-				tq("B", fmt.Sprintf("license_seats_issued{%s}", sel)),
+				// Only licenses that expire, like query A.
+				tq("B", fmt.Sprintf("license_seats_issued{%[1]s} and license_expiry_timestamp_seconds{%[1]s}", sel)),
 			},
 			label("license_id"), label("product"), label("edition"), label("license_type"),
 			value("B", "seats"), value("A", "days left")).

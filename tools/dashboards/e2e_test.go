@@ -1,0 +1,441 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/license-monitor/license-monitor/internal/testenv"
+	"github.com/license-monitor/license-monitor/internal/upstream"
+)
+
+// allowedEmpty lists panel queries that may return no data against the
+// end-to-end stack, keyed "uid / panel title / refId", with the reason.
+// Keep it short: every entry is a panel a user could open and see empty.
+var allowedEmpty = map[string]string{}
+
+// e2eStack is the simulator, the exporter and the sidecar, scraped by
+// Debian's prometheus with alerts/ loaded.
+type e2eStack struct {
+	sim               *testenv.Simulator
+	exporter, sidecar *testenv.Process
+	prom              *testenv.Process
+}
+
+func startStack(t *testing.T) *e2eStack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts the real binaries and prometheus")
+	}
+	testenv.RequireTool(t, "prometheus")
+	s := &e2eStack{}
+	s.sim = testenv.StartSimulator(t)
+	s.exporter = testenv.StartExporter(t, testenv.ExporterConfig("demo", s.sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
+	s.sidecar = startSidecar(t, s.sim.BaseURL)
+
+	rules, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "alerts", "*.yml"))
+	if err != nil || len(rules) == 0 {
+		t.Fatalf("no rule files in alerts/ (%v)", err)
+	}
+	quoted := make([]string, len(rules))
+	for i, r := range rules {
+		quoted[i] = strconv.Quote(r)
+	}
+	// Scrapes and rule evaluations every second, so a test minute holds
+	// enough samples for rates, derivatives and quantiles.
+	s.prom = testenv.StartPrometheus(t, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%s]
+scrape_configs:
+  - job_name: license_exporter
+    static_configs: [{targets: [%q]}]
+  - job_name: license_sidecar
+    static_configs: [{targets: [%q]}]
+`, strings.Join(quoted, ", "), s.exporter.Addr, s.sidecar.Addr))
+	return s
+}
+
+// startSidecar runs license_sidecar against the simulator, so that its
+// terminations counter (at 0 for every outcome) is scraped too.
+func startSidecar(t *testing.T, baseURL string) *testenv.Process {
+	t.Helper()
+	cfg := testenv.WriteFile(t, "license_sidecar.yml", fmt.Sprintf(`source:
+  name: demo
+  type: csi
+  url: %q
+roles:
+  license_monitor: [view_monitor]
+default_roles: [license_monitor]
+audit_log: "-"
+`, baseURL))
+	addr := testenv.FreeAddr(t)
+	p := testenv.Start(t, addr, testenv.Binary(t, "license_sidecar"), "--config.file="+cfg, "--web.listen-address="+addr)
+	testenv.WaitHTTP(t, p, p.URL("/-/ready"), 30*time.Second)
+	return p
+}
+
+// promResult is the data of a Prometheus query answer.
+type promResult struct {
+	ResultType string `json:"resultType"`
+	Result     []struct {
+		Metric map[string]string `json:"metric"`
+		Value  []any             `json:"value"`
+		Values [][]any           `json:"values"`
+	} `json:"result"`
+}
+
+// promAPI POSTs a form to the Prometheus HTTP API and decodes the data.
+func promAPI(prom *testenv.Process, path string, form url.Values, data any) error {
+	resp, err := http.PostForm(prom.URL(path), form)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Status string          `json:"status"`
+		Data   json.RawMessage `json:"data"`
+		Error  string          `json:"error"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, env.Error)
+	}
+	return json.Unmarshal(env.Data, data)
+}
+
+func instantQuery(prom *testenv.Process, expr string, at time.Time) (promResult, error) {
+	var r promResult
+	err := promAPI(prom, "/api/v1/query", url.Values{"query": {expr}, "time": {unix(at)}}, &r)
+	return r, err
+}
+
+func rangeQuery(prom *testenv.Process, expr string, start, end time.Time, step time.Duration) (promResult, error) {
+	var r promResult
+	err := promAPI(prom, "/api/v1/query_range", url.Values{
+		"query": {expr}, "start": {unix(start)}, "end": {unix(end)}, "step": {step.String()},
+	}, &r)
+	return r, err
+}
+
+func unix(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64) }
+
+func sampleValue(t *testing.T, v []any) float64 {
+	t.Helper()
+	s, _ := v[1].(string)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("sample %v: %v", v, err)
+	}
+	return f
+}
+
+// waitForData waits until prometheus holds the exporter's series, every
+// recording rule and the sidecar's counter, then until a whole minute has
+// begun since: the subqueries step on minute boundaries, so their first
+// step needs a sample at or before it.
+func (s *e2eStack) waitForData(t *testing.T) {
+	t.Helper()
+	need := []string{
+		`license_up{source="demo"} == 1`,
+		"license_user_sessions",
+		ruleIssued, ruleInUse, ruleUtilisation, ruleDailyPeak,
+		sidecarMetric,
+	}
+	testenv.Eventually(t, 90*time.Second, 500*time.Millisecond, func() error {
+		for _, q := range need {
+			r, err := instantQuery(s.prom, q, time.Now())
+			if err != nil {
+				return fmt.Errorf("%s: %v", q, err)
+			}
+			if len(r.Result) == 0 {
+				return fmt.Errorf("no data yet for %s", q)
+			}
+		}
+		return nil
+	})
+	// A few more evaluations, so that rates and derivatives have two points.
+	ready := time.Now().Add(3 * time.Second).Truncate(time.Minute).Add(time.Minute + 2*time.Second)
+	t.Logf("data present; waiting %s for the next minute boundary", time.Until(ready).Round(time.Second))
+	time.Sleep(time.Until(ready))
+}
+
+// demoAccount reads the simulator's licenses with the wire types.
+func demoAccount(t *testing.T, sim *testenv.Simulator) upstream.LicensesDoc {
+	t.Helper()
+	code, body := testenv.Get(t, sim.BaseURL+"/"+upstream.PathLicenses)
+	if code != http.StatusOK {
+		t.Fatalf("simulator licenses: HTTP %d", code)
+	}
+	var doc upstream.LicensesDoc
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// metricNamesServed lists the license_* metric families a /metrics page declares.
+func metricNamesServed(t *testing.T, p *testenv.Process) []string {
+	t.Helper()
+	code, body := testenv.Get(t, p.URL("/metrics"))
+	if code != http.StatusOK {
+		t.Fatalf("%s /metrics: HTTP %d", p.Name, code)
+	}
+	var names []string
+	for _, line := range strings.Split(body, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" && strings.HasPrefix(f[2], "license_") {
+			names = append(names, f[2])
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestDashboardsAgainstPrometheus(t *testing.T) {
+	s := startStack(t)
+
+	s.waitForData(t)
+
+	// Every contract metric the static tests accept is really served (after
+	// the first poll, so the domain series are there).
+	served := metricNamesServed(t, s.exporter)
+	for _, m := range contractMetrics {
+		if !slices.Contains(served, m) {
+			t.Errorf("contract metric %s (queries_test.go) is not served by the exporter: %v", m, served)
+		}
+	}
+	for _, m := range served {
+		if !slices.Contains(contractMetrics, m) {
+			t.Logf("the exporter also serves %s, which is not in the contract table", m)
+		}
+	}
+	if got := metricNamesServed(t, s.sidecar); !slices.Contains(got, sidecarMetric) {
+		t.Errorf("sidecar serves %v, without %s", got, sidecarMetric)
+	}
+
+	account := demoAccount(t, s.sim)
+	products := map[string]bool{}
+	for _, l := range account.Licenses {
+		products[l.Product] = true
+	}
+
+	t.Run("variables", func(t *testing.T) { checkVariables(t, s, products) })
+	t.Run("gauge per product", func(t *testing.T) { checkGauges(t, s, account) })
+	t.Run("sessions table", func(t *testing.T) { checkSessionsTable(t, s) })
+	t.Run("every query", func(t *testing.T) {
+		// "All" and one real product, the value a repeated panel gets.
+		one := slices.Sorted(func(yield func(string) bool) {
+			for p := range products {
+				if !yield(p) {
+					return
+				}
+			}
+		})[0]
+		checkEveryQuery(t, s, []map[string]string{
+			withVars("source", "demo", "product", ".*", "window", WindowDefault),
+			withVars("source", ".*", "product", one, "window", "7d"),
+		})
+	})
+}
+
+// checkVariables runs each variable's label_values query the way Grafana
+// does (the label values API with a match[] selector).
+func checkVariables(t *testing.T, s *e2eStack, products map[string]bool) {
+	for _, c := range loadCommitted(t) {
+		for _, v := range variablesOf(c) {
+			if v.Type != "query" {
+				continue
+			}
+			sel, lbl, err := variablePromQL(v.Query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sel, err = substitute(sel, withVars("source", ".*"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, body := testenv.Get(t, s.prom.URL("/api/v1/label/"+lbl+"/values?"+url.Values{"match[]": {sel}}.Encode()))
+			var env struct {
+				Data []string `json:"data"`
+			}
+			if code != http.StatusOK || json.Unmarshal([]byte(body), &env) != nil {
+				t.Fatalf("%s variable %s: HTTP %d: %s", c.File, v.Name, code, body)
+			}
+			values := env.Data
+			if len(values) == 0 {
+				t.Errorf("%s: variable %s lists nothing", c.File, v.Name)
+			}
+			switch v.Name {
+			case "source":
+				if !slices.Equal(values, []string{"demo"}) {
+					t.Errorf("%s: source values %v, want [demo]", c.File, values)
+				}
+			case "product":
+				got := map[string]bool{}
+				for _, p := range values {
+					got[p] = true
+				}
+				if !mapsEqual(got, products) {
+					t.Errorf("%s: product values %v, want the demo account's %v", c.File, values, sortedKeys(products))
+				}
+			}
+		}
+	}
+}
+
+func mapsEqual(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkGauges runs the repeated gauge once per product of the demo
+// account: each must show one value, and its maximum (query B) must be
+// the seats the account was issued for that product.
+func checkGauges(t *testing.T, s *e2eStack, account upstream.LicensesDoc) {
+	issued := map[string]float64{}
+	for _, l := range account.Licenses {
+		issued[l.Product] += float64(*l.Seats)
+	}
+	gauges := gaugePanels(t)
+	if len(gauges) != 1 {
+		t.Fatalf("want one repeated gauge panel, got %d", len(gauges))
+	}
+	var qs []panelQuery
+	for _, q := range queriesOf(committedByUID(t, "license-monitor")) {
+		if q.PanelType == "gauge" {
+			qs = append(qs, q)
+		}
+	}
+	now := time.Now()
+	for product, seats := range issued {
+		vals := map[string]float64{}
+		for _, q := range qs {
+			expr, err := substitute(q.Expr, withVars("source", "demo", "product", product))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := instantQuery(s.prom, expr, now)
+			if err != nil || len(r.Result) != 1 {
+				t.Errorf("gauge %s query %s: %d values, %v", product, q.Ref, len(r.Result), err)
+				continue
+			}
+			vals[q.Ref] = sampleValue(t, r.Result[0].Value)
+		}
+		if vals["B"] != seats {
+			t.Errorf("gauge %s: maximum %v, want the %v seats issued", product, vals["B"], seats)
+		}
+		if vals["A"] < 0 || vals["A"] > vals["B"] {
+			t.Errorf("gauge %s: %v in use of %v", product, vals["A"], vals["B"])
+		}
+	}
+}
+
+// checkSessionsTable runs the sessions table's queries and replays its
+// transformations on the fields they really return.
+func checkSessionsTable(t *testing.T, s *e2eStack) {
+	p, qs := sessionsTable(t)
+	now := time.Now()
+	var fields []string
+	users := map[string]bool{}
+	for _, q := range qs {
+		expr, err := substitute(q.Expr, withVars("source", "demo", "product", ".*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := instantQuery(s.prom, expr, now)
+		if err != nil || len(r.Result) == 0 {
+			t.Fatalf("%s: %d rows, %v", q, len(r.Result), err)
+		}
+		for _, row := range r.Result {
+			for l := range row.Metric {
+				if !slices.Contains(fields, l) {
+					fields = append(fields, l)
+				}
+			}
+			users[row.Metric["user"]] = true
+		}
+		fields = append(fields, "Time", "Value #"+q.Ref)
+	}
+	slices.Sort(fields[:4])
+	if cols := tableColumns(t, p, fields); !slices.Equal(cols, wantSessionColumns) {
+		t.Errorf("with real data the columns are %q, want %q", cols, wantSessionColumns)
+	}
+	// The simulator's pinned demo sessions are always there.
+	for _, u := range []string{"bob@acme.example", "carol@acme.example"} {
+		if !users[u] {
+			t.Errorf("user %s missing from the sessions table", u)
+		}
+	}
+}
+
+// checkEveryQuery executes every panel query of every dashboard, instantly
+// and over the last five minutes, for each variable assignment. Each must
+// succeed and return data, unless allowedEmpty says why not.
+func checkEveryQuery(t *testing.T, s *e2eStack, assignments []map[string]string) {
+	end := time.Now()
+	start := end.Add(-5 * time.Minute)
+	n := 0
+	for _, c := range loadCommitted(t) {
+		uid, _ := c.JSON["uid"].(string)
+		for _, q := range queriesOf(c) {
+			key := fmt.Sprintf("%s / %s / %s", uid, q.Panel, q.Ref)
+			reason, mayBeEmpty := allowedEmpty[key]
+			for _, vars := range assignments {
+				expr, err := substitute(q.Expr, vars)
+				if err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+				inst, err := instantQuery(s.prom, expr, end)
+				if err != nil {
+					t.Errorf("%s: instant: %v\n  %s", key, err, expr)
+					continue
+				}
+				rng, err := rangeQuery(s.prom, expr, start, end, 15*time.Second)
+				if err != nil {
+					t.Errorf("%s: range: %v\n  %s", key, err, expr)
+					continue
+				}
+				n += 2
+				if mayBeEmpty {
+					t.Logf("%s: allowed to be empty (%s): %d instant, %d range series", key, reason, len(inst.Result), len(rng.Result))
+					continue
+				}
+				t.Logf("%s: %d instant series (first %s), %d range series", key, len(inst.Result), firstSample(inst), len(rng.Result))
+				if len(inst.Result) == 0 || len(rng.Result) == 0 {
+					t.Errorf("%s: no data (%d instant, %d range series)\n  %s", key, len(inst.Result), len(rng.Result), expr)
+				}
+			}
+		}
+	}
+	t.Logf("%d queries executed against prometheus", n)
+}
+
+// firstSample describes an instant result's first series, for the log.
+func firstSample(r promResult) string {
+	if len(r.Result) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%v = %v", r.Result[0].Metric, r.Result[0].Value[1])
+}
