@@ -71,7 +71,7 @@ func run() int {
 		return 1
 	}
 	defer srvc.Close()
-	logger.Info("config loaded", "source", cfg.Source.Name, "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil)
+	logger.Info("config loaded", "source_name", cfg.Source.Name, "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil)
 
 	srv := &http.Server{
 		Handler:           srvc.Handler(),
