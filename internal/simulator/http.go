@@ -276,6 +276,8 @@ func splitPad(body []byte) (pre, post []byte) {
 	return body[:i], body[i:]
 }
 
+var spaces = bytes.Repeat([]byte{' '}, 4096)
+
 // streamHuge writes a valid JSON body of exactly size bytes (when size
 // allows): pre, then items cycled and comma separated, then whitespace,
 // then post. It streams in chunks and stops when the client goes away.
@@ -319,7 +321,11 @@ func streamHuge(w http.ResponseWriter, status int, size int64, pre, post []byte,
 			}
 			continue
 		}
-		buf = append(buf, bytes.Repeat([]byte{' '}, int(n))...)
+		for k := int64(0); k < n; {
+			m := min(n-k, int64(len(spaces)))
+			buf = append(buf, spaces[:m]...)
+			k += m
+		}
 		remaining -= n
 	}
 	buf = append(buf, post...)
@@ -415,19 +421,21 @@ func (s *Simulator) serveTerminate(w http.ResponseWriter, id string, f Fault) {
 	s.mu.Lock()
 	s.advanceLocked()
 	x := s.byID[id]
-	if x == nil {
+	fail := func(status int, code, msg string) {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, "not_found", "no such session")
+		b, _ := json.Marshal(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: code, Message: msg}})
+		writeBody(w, status, b, f)
+	}
+	if x == nil {
+		fail(http.StatusNotFound, "not_found", "no such session")
 		return
 	}
 	if x.checkedOut {
-		s.mu.Unlock()
-		writeError(w, http.StatusConflict, upstream.CodeCheckedOut, "the session is checked out and cannot be terminated remotely")
+		fail(http.StatusConflict, upstream.CodeCheckedOut, "the session is checked out and cannot be terminated remotely")
 		return
 	}
 	if s.acct.licenses[x.lic].typ != upstream.TypeCloudSignIn {
-		s.mu.Unlock()
-		writeError(w, http.StatusConflict, upstream.CodeNotTerminable, "only cloud sign-in sessions can be terminated")
+		fail(http.StatusConflict, upstream.CodeNotTerminable, "only cloud sign-in sessions can be terminated")
 		return
 	}
 	s.removeLocked(x)

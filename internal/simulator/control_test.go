@@ -1,0 +1,135 @@
+package simulator
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/license-monitor/license-monitor/internal/upstream"
+)
+
+func TestControlState(t *testing.T) {
+	h := start(t, Options{Seed: 1, Speed: 60, Start: wed11})
+	h.get(h.api("licenses"))
+	h.get(h.api("sessions"))
+	h.get(h.api("sessions"))
+	h.clock.Advance(time.Minute)
+	r := h.get("/-/control")
+	wantJSONType(t, r)
+	st := decode[ControlState](t, r)
+	if st.Fault.Kind != FaultNone || st.Load != LoadNormal || st.SimTime != "2026-12-02T12:00:00Z" ||
+		st.Requests[EndpointLicenses] != 1 || st.Requests[EndpointSessions] != 2 || st.Requests[EndpointTerminate] != 0 ||
+		st.Sessions != len(h.sessions(0, nil)) {
+		t.Fatalf("%s", r.body)
+	}
+}
+
+func TestControlSessions(t *testing.T) {
+	h := start(t, Options{Seed: 1, Speed: 3600, Start: wed11, Churn: true})
+	r := h.do(http.MethodPost, "/-/control/sessions",
+		`{"license_id":"L-CSICOL-1","user":"dave@acme.example","display_name":"Dave","host":"WS-DAVE","started_at":"2026-12-02T08:00:00Z"}`)
+	wantJSONType(t, r)
+	d := decode[upstream.SessionDoc](t, r)
+	if r.status != 201 || d.ID == "" || d.LicenseID != "L-CSICOL-1" || d.User != "dave@acme.example" ||
+		d.DisplayName != "Dave" || d.Host != "WS-DAVE" || d.StartedAt != "2026-12-02T08:00:00Z" || d.CheckedOut {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	// The load model never ends it: three simulated days later it is there.
+	h.clock.Advance(72 * time.Second)
+	listed, ok := findSession(h.sessions(0, nil), func(s upstream.SessionDoc) bool { return s.ID == d.ID })
+	if !ok || listed != d {
+		t.Fatalf("control session after 3 days: %+v", listed)
+	}
+	// Over seats is reported as it is (overdraft); the invariants still hold.
+	for range 3 {
+		h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"L-CSICOL-1","user":"x@acme.example","checked_out":true}`)
+	}
+	checkInvariants(t, h.licenses(), h.sessions(0, nil), false)
+
+	if r := h.do(http.MethodDelete, "/-/control/sessions/"+d.ID, ""); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if _, ok := findSession(h.sessions(0, nil), func(s upstream.SessionDoc) bool { return s.ID == d.ID }); ok {
+		t.Fatal("deleted session still listed")
+	}
+	if r := h.do(http.MethodDelete, "/-/control/sessions/"+d.ID, ""); r.status != 404 {
+		t.Fatalf("delete again: %d", r.status)
+	}
+	for _, b := range []string{
+		`{"license_id":"L-NOPE","user":"x"}`, `{"user":"x"}`, `{"license_id":"L-SAFE-1"}`,
+		`{"license_id":"L-SAFE-1","user":"x","started_at":"yesterday"}`, `{"license_id":"L-SAFE-1","user":"x","extra":1}`,
+		`{"license_id":"L-SAFE-1","user":"x","checked_out":"yes"}`, `not json`,
+	} {
+		if r := h.do(http.MethodPost, "/-/control/sessions", b); r.status != 400 {
+			t.Errorf("%s: %d %s", b, r.status, r.body)
+		}
+	}
+}
+
+func TestLoadSaturate(t *testing.T) {
+	sunday3 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC) // the quietest time
+	for _, tier := range []Tier{TierDemo, TierSmall} {
+		t.Run(string(tier), func(t *testing.T) {
+			h := start(t, Options{Tier: tier, Seed: 1, Speed: 600, Start: sunday3, Churn: true})
+			r := h.do(http.MethodPost, "/-/control/load", `{"mode":"saturate"}`)
+			if st := decode[ControlState](t, r); r.status != 200 || st.Load != LoadSaturate {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			for step := range 20 { // 20 x 10 simulated minutes
+				lic := h.licenses()
+				checkInvariants(t, lic, h.sessions(0, nil), true)
+				n := 0
+				for _, l := range lic.Licenses {
+					if l.Product == "ETABS" && (l.Type == upstream.TypeCloudSignIn || l.Type == upstream.TypeCloudKey) {
+						n++
+						if *l.InUse != *l.Seats {
+							t.Fatalf("step %d: %s in_use %d of %d", step, l.ID, *l.InUse, *l.Seats)
+						}
+					}
+				}
+				if n == 0 {
+					t.Fatal("no ETABS cloud pools")
+				}
+				h.clock.Advance(time.Second)
+			}
+			h.do(http.MethodPost, "/-/control/load", `{"mode":"normal"}`)
+			if tier == TierDemo {
+				// Back to a quiet Sunday night: the pools drain.
+				h.clock.Advance(60 * time.Second)
+				for _, l := range h.licenses().Licenses {
+					if l.ID == "L-ETABS-ULT-1" && *l.InUse == *l.Seats {
+						t.Fatal("still saturated ten simulated hours after normal")
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLoadIdle(t *testing.T) {
+	h := start(t, Options{Seed: 1, Speed: 600, Start: wed11, Churn: true})
+	extra := decode[upstream.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"L-SAFE-1","user":"x@acme.example"}`))
+	h.do(http.MethodPost, "/-/control/load", `{"mode":"idle"}`)
+	for range 6 { // an hour, at the busiest time of the week
+		sess := h.sessions(0, nil)
+		checkInvariants(t, h.licenses(), sess, false)
+		for _, s := range sess {
+			pinned := s.User == BobUser || s.User == CarolUser || s.ID == extra.ID
+			if !pinned && !s.CheckedOut {
+				t.Fatalf("idle, yet %+v", s)
+			}
+		}
+		h.clock.Advance(time.Second)
+	}
+	h.do(http.MethodPost, "/-/control/load", `{"mode":"normal"}`)
+	h.clock.Advance(12 * time.Second) // two simulated hours of a weekday
+	if n := len(h.sessions(0, nil)); n < 10 {
+		t.Fatalf("arrivals did not resume: %d sessions", n)
+	}
+	if r := h.do(http.MethodPost, "/-/control/load", `{"mode":"panic"}`); r.status != 400 {
+		t.Fatalf("bad mode: %d", r.status)
+	}
+	if r := h.do(http.MethodPost, "/-/control/load", `{"mode":"idle","x":1}`); r.status != 400 {
+		t.Fatalf("unknown field: %d", r.status)
+	}
+}

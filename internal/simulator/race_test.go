@@ -1,0 +1,5 @@
+//go:build race
+
+package simulator
+
+func init() { raceEnabled = true }
