@@ -1,0 +1,220 @@
+// Command license_simulator serves a simulated CSI License Monitor API for
+// demos, end-to-end tests and benchmarks. See internal/simulator.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // --timezone works without a system zone database
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+
+	"github.com/license-monitor/license-monitor/internal/simulator"
+)
+
+const program = "license_simulator"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+// run is the program; ready, if set, learns the listening address.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(net.Addr)) int {
+	app := kingpin.New(program, "Serves a simulated CSI License Monitor API under "+simulator.APIPrefix+
+		", with a control API under /-/control for tests and demos.")
+	app.Writer(stdout).ErrorWriter(stderr).UsageWriter(stdout)
+	exit := -1
+	app.Terminate(func(code int) {
+		if exit < 0 {
+			exit = code
+		}
+	})
+	app.Version(version.Print(program))
+	app.HelpFlag.Short('h')
+
+	listen := app.Flag("web.listen-address", "Address to listen on.").Default("127.0.0.1:9850").String()
+	seed := app.Flag("seed", "Seed of the account and the event stream.").Default("1").Int64()
+	speed := app.Flag("speed", "How many times faster than real time the simulated clock runs.").Default("1").Float64()
+	startTime := app.Flag("start-time", "Start of the simulated clock, RFC 3339 (default: now).").String()
+	scale := app.Flag("scale", "Account: demo, or a benchmark tier (small, large, huge).").Default("demo").Enum("demo", "small", "large", "huge")
+	var churnSet bool
+	churn := app.Flag("churn", "Sessions come and go (default: on for demo, off for the tiers).").IsSetByUser(&churnSet).Bool()
+	tokenFile := app.Flag("token-file", "File holding the bearer token every API request must carry.").String()
+	keyFile := app.Flag("api-key-file", "File holding the secret every API request must carry as ?key=.").String()
+	faultFlag := app.Flag("fault", "Start with a fault on: a kind (e.g. http_5xx) or a control API fault body in JSON.").String()
+	timezone := app.Flag("timezone", "Time zone of the account's working hours.").Default("UTC").String()
+	logCfg := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logCfg)
+
+	_, err := app.Parse(args)
+	if exit >= 0 {
+		return exit
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		return 2
+	}
+	logger := promslog.New(logCfg)
+
+	opts, fault, err := options(*seed, *speed, *startTime, simulator.Tier(*scale), *churn, churnSet, *tokenFile, *keyFile, *faultFlag, *timezone)
+	if err != nil {
+		logger.Error("bad flags", "err", err)
+		return 2
+	}
+	opts.Logger = logger
+	sim, err := simulator.New(opts)
+	if err != nil {
+		logger.Error("cannot start the simulator", "err", err)
+		return 2
+	}
+	defer sim.Close()
+	if fault.Kind != simulator.FaultNone {
+		if err := sim.SetFault(fault); err != nil {
+			logger.Error("bad --fault", "err", err)
+			return 2
+		}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		logger.Error("cannot listen", "err", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           logRequests(logger, sim.Handler()),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	// Shutdown waits for handlers; Close releases the ones a hang holds.
+	srv.RegisterOnShutdown(sim.Close)
+	logger.Info("starting "+program, "version", version.Info(), "address", ln.Addr().String(),
+		"base_url", "http://"+ln.Addr().String()+simulator.APIPrefix,
+		"scale", opts.Tier, "seed", opts.Seed, "speed", opts.Speed, "sim_time", sim.State().SimTime,
+		"churn", opts.Churn, "timezone", opts.Location.String(),
+		"token_required", opts.Token != "", "api_key_required", opts.APIKey != "", "fault", fault.Kind)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		logger.Error("server failed", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// options turns the flags into simulator options and the initial fault.
+func options(seed int64, speed float64, startTime string, tier simulator.Tier, churn, churnSet bool,
+	tokenFile, keyFile, faultFlag, timezone string) (simulator.Options, simulator.Fault, error) {
+	opts := simulator.Options{Tier: tier, Seed: seed, Speed: speed, Churn: churn}
+	if !churnSet {
+		opts.Churn = tier == simulator.TierDemo
+	}
+	if !(speed > 0) {
+		return opts, simulator.Fault{}, fmt.Errorf("--speed must be positive, not %v", speed)
+	}
+	if startTime != "" {
+		t, err := time.Parse(time.RFC3339, startTime)
+		if err != nil {
+			return opts, simulator.Fault{}, fmt.Errorf("--start-time: %w", err)
+		}
+		opts.Start = t
+	}
+	loc, err := time.LoadLocation(timezone)
+	if err != nil {
+		return opts, simulator.Fault{}, fmt.Errorf("--timezone: %w", err)
+	}
+	opts.Location = loc
+	if opts.Token, err = readSecret(tokenFile, "--token-file"); err != nil {
+		return opts, simulator.Fault{}, err
+	}
+	if opts.APIKey, err = readSecret(keyFile, "--api-key-file"); err != nil {
+		return opts, simulator.Fault{}, err
+	}
+	fault := simulator.Fault{Kind: simulator.FaultNone}
+	if faultFlag != "" {
+		body := []byte(faultFlag)
+		if !strings.HasPrefix(strings.TrimSpace(faultFlag), "{") {
+			body, _ = json.Marshal(map[string]string{"kind": faultFlag})
+		}
+		if fault, err = simulator.ParseFault(body); err != nil {
+			return opts, simulator.Fault{}, fmt.Errorf("--fault: %w", err)
+		}
+	}
+	return opts, fault, nil
+}
+
+// readSecret reads a trimmed secret; errors name the flag and file, never
+// the content. An empty file is refused: it would silently turn the check off.
+func readSecret(path, flag string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s: %s is empty", flag, path)
+	}
+	return s, nil
+}
+
+// logRequests logs each request at debug level: method, path and status,
+// never the query string, which may carry the API key.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !logger.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
