@@ -37,7 +37,8 @@ func startStack(t *testing.T) *e2eStack {
 	}
 	testenv.RequireTool(t, "prometheus")
 	s := &e2eStack{}
-	s.sim = testenv.StartSimulator(t)
+	// A simulated hour per real minute, so use moves while the test runs.
+	s.sim = testenv.StartSimulator(t, "--speed=60")
 	s.exporter = testenv.StartExporter(t, testenv.ExporterConfig("demo", s.sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
 	s.sidecar = startSidecar(t, s.sim.BaseURL)
 
