@@ -31,7 +31,7 @@ func startSidecarRig(t *testing.T, o sidecartest.Options) *sidecarRig {
 	t.Helper()
 	const token = "tok-sidecar-e2e-91c2"
 	tokenFile := testenv.WriteFile(t, "sim.token", token+"\n")
-	sim := testenv.StartSimulator(t, "--churn=false", "--token-file="+tokenFile)
+	sim := testenv.StartSimulator(t, "--no-churn", "--token-file="+tokenFile)
 	o.UpstreamURL, o.TokenFile = sim.BaseURL, tokenFile
 	return &sidecarRig{sim: sim, sc: sidecartest.Start(t, o), token: tokenFile}
 }
@@ -249,7 +249,7 @@ func TestSidecarSecretsNeverShown(t *testing.T) {
 	const token, key = "tok-sc-5ecr3t-e2e", "key-sc-l1nk-e2e"
 	tokenFile := testenv.WriteFile(t, "token", token)
 	keyFile := testenv.WriteFile(t, "key", key)
-	sim := testenv.StartSimulator(t, "--churn=false", "--token-file="+tokenFile, "--api-key-file="+keyFile)
+	sim := testenv.StartSimulator(t, "--no-churn", "--token-file="+tokenFile, "--api-key-file="+keyFile)
 	sc := sidecartest.Start(t, sidecartest.Options{UpstreamURL: sim.BaseURL + "?key=" + key, TokenFile: tokenFile}, "--log.level=debug")
 
 	var seen strings.Builder

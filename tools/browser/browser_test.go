@@ -92,7 +92,7 @@ func reasonJS(id string) string {
 
 func TestMonitorPageInChromium(t *testing.T) {
 	tokenFile := testenv.WriteFile(t, "sim.token", "tok-browser-test\n")
-	sim := testenv.StartSimulator(t, "--churn=false", "--token-file="+tokenFile)
+	sim := testenv.StartSimulator(t, "--no-churn", "--token-file="+tokenFile)
 	sc := sidecartest.Start(t, sidecartest.Options{UpstreamURL: sim.BaseURL, TokenFile: tokenFile})
 	ctx := browser(t)
 
