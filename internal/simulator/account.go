@@ -33,12 +33,12 @@ type product struct {
 }
 
 var products = []product{
-	{"ETABS", 0.45, 2},
-	{"SAP2000", 0.25, 3},
-	{"SAFE", 0.10, 0},
-	{"CSiBridge", 0.08, 1},
-	{"CSiCol", 0.05, 0},
-	{"Perform3D", 0.07, 0},
+	prodETABS:     {"ETABS", 0.45, prodSAFE},
+	prodSAP2000:   {"SAP2000", 0.25, prodCSiBridge},
+	prodSAFE:      {"SAFE", 0.10, prodETABS},
+	prodCSiBridge: {"CSiBridge", 0.08, prodSAP2000},
+	prodCSiCol:    {"CSiCol", 0.05, prodETABS},
+	prodPerform3D: {"Perform3D", 0.07, prodETABS},
 }
 
 const (
@@ -213,21 +213,6 @@ func ownsStandalone(a *account, u int) bool {
 		}
 	}
 	return false
-}
-
-func pickWeighted(rng *rand.Rand, n int, w func(int) float64) int {
-	total := 0.0
-	for i := range n {
-		total += w(i)
-	}
-	x := rng.Float64() * total
-	for i := range n {
-		x -= w(i)
-		if x < 0 {
-			return i
-		}
-	}
-	return n - 1
 }
 
 // tierSpec gives the exact sizes of a benchmark tier.

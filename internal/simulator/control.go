@@ -94,9 +94,7 @@ func (s *Simulator) AddSession(req SessionRequest, started time.Time) (upstream.
 		co = upstream.String(ts(s.simNow.Add(7 * 24 * time.Hour)))
 	}
 	x := s.addLocked(lic, -1, req.User, req.DisplayName, req.Host, started, req.CheckedOut, co, true)
-	d := x.doc()
-	d.LicenseID = req.LicenseID
-	return d, nil
+	return x.doc(req.LicenseID), nil
 }
 
 // RemoveSession ends a session (the user logged off), like

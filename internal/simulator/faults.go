@@ -61,7 +61,7 @@ const (
 )
 
 // Fault is the body of POST /-/control/fault and the argument of SetFault.
-// Fields that do not belong to Kind must be zero.
+// Fields that do not belong to Kind must be zero; the zero Fault is none.
 type Fault struct {
 	Kind       FaultKind
 	Endpoints  []string      // empty: all endpoints
@@ -119,14 +119,17 @@ func ParseFault(b []byte) (Fault, error) {
 	if err := decodeStrict(bytes.NewReader(b), &f); err != nil {
 		return Fault{}, err
 	}
+	if f.Kind == "" {
+		return Fault{}, errors.New("kind is required")
+	}
 	return f.normalize()
 }
 
 // normalize validates f and fills defaults, returning a copy that shares
-// nothing with f.
+// nothing with f. The zero Fault is none.
 func (f Fault) normalize() (Fault, error) {
 	if f.Kind == "" {
-		return Fault{}, errors.New("kind is required")
+		f.Kind = FaultNone
 	}
 	if !slices.Contains(FaultKinds, f.Kind) {
 		return Fault{}, fmt.Errorf("unknown fault kind %q", f.Kind)

@@ -381,4 +381,8 @@ func TestFaultValidation(t *testing.T) {
 	if err := h.sim.SetFault(Fault{Kind: FaultLatency, Latency: time.Second, Endpoints: []string{EndpointTerminate}}); err != nil {
 		t.Fatal(err)
 	}
+	// The zero Fault clears, from Go.
+	if err := h.sim.SetFault(Fault{}); err != nil || h.sim.State().Fault.Kind != FaultNone {
+		t.Fatalf("zero Fault: %v, %+v", err, h.sim.State().Fault)
+	}
 }

@@ -388,9 +388,7 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		end := min(off+uint64(size), n)
 		page := upstream.SessionsDoc{Sessions: make([]upstream.SessionDoc, 0, end-off)}
 		for _, x := range snap.sessions[off:end] {
-			d := x.doc()
-			d.LicenseID = s.acct.licenses[x.lic].id
-			page.Sessions = append(page.Sessions, d)
+			page.Sessions = append(page.Sessions, x.doc(s.acct.licenses[x.lic].id))
 		}
 		if len(page.Sessions) > 1 {
 			page.Sessions[1].ID = page.Sessions[0].ID

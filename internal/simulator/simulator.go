@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -129,10 +128,10 @@ type session struct {
 	gone bool // ended; guarded by mu
 }
 
-func (x *session) doc() upstream.SessionDoc {
+func (x *session) doc(licenseID string) upstream.SessionDoc {
 	return upstream.SessionDoc{
 		ID:                x.id,
-		LicenseID:         "", // set by caller
+		LicenseID:         licenseID,
 		User:              x.user,
 		DisplayName:       x.displayName,
 		Host:              x.host,
@@ -355,9 +354,7 @@ func (s *Simulator) addLocked(lic, userIdx int, userEmail, display, host string,
 		user: userEmail, displayName: display, host: host, started: started,
 		checkedOut: checkedOut, coExpires: coExpires, pinned: pinned,
 	}
-	d := x.doc()
-	d.LicenseID = s.acct.licenses[lic].id
-	enc, err := json.Marshal(d)
+	enc, err := json.Marshal(x.doc(s.acct.licenses[lic].id))
 	if err != nil {
 		panic("simulator: encoding a session: " + err.Error())
 	}
@@ -564,9 +561,6 @@ func (s *Simulator) cachedLicenses(snap *snapshot, generatedAt string) []byte {
 	snap.mu.Unlock()
 	return b
 }
-
-// errClosed is returned to handlers waiting when the simulator closes.
-var errClosed = errors.New("simulator closed")
 
 // Handler serves the API under APIPrefix, the control API under /-/control
 // and /-/healthy.
