@@ -378,7 +378,7 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	snap, err := st.client.Snapshot(ctx)
 	cancel()
 	if err != nil {
-		s.countUpstream(err)
+		s.upstreamFailed(err)
 		rec.Upstream = "read failed: " + upstreamResult(err)
 		refuse(http.StatusBadGateway, OutcomeUpstreamError, "", "cannot read the session from upstream: "+upstreamResult(err))
 		return
@@ -428,7 +428,7 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 		}
 		refuse(http.StatusConflict, OutcomeNotTerminable, why, "upstream refused: the session is not terminable ("+ue.Code+")")
 	default:
-		s.countUpstream(err)
+		s.upstreamFailed(err)
 		reason := "the upstream terminate call failed: " + upstreamResult(err)
 		if ue != nil && ue.Reason == upstream.ReasonTimeout {
 			reason += "; the session may or may not have ended, check the monitor before trying again"
@@ -440,10 +440,13 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) countUpstream(err error) {
+// upstreamFailed counts and logs a failed upstream call. *upstream.Error
+// never holds the URL or a token, so its text is safe to log.
+func (s *Server) upstreamFailed(err error) {
 	if r := upstream.ReasonOf(err); r != "" {
 		s.upstreamErrors.WithLabelValues(string(r)).Inc()
 	}
+	s.logger.Warn("upstream call failed", "err", err)
 }
 
 // upstreamResult describes a failed call briefly: reason, status, code.

@@ -170,7 +170,7 @@ func (s *Server) loadView(w http.ResponseWriter, r *http.Request, asHTML bool) *
 	}
 	snap, err := st.view.read(r.Context())
 	if err != nil {
-		s.countUpstream(err)
+		s.upstreamFailed(err)
 		msg := "cannot read the License Monitor upstream: " + upstreamResult(err)
 		if asHTML {
 			s.renderError(w, http.StatusBadGateway, "Upstream unavailable", msg)
