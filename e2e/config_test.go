@@ -45,7 +45,7 @@ func TestConfigCheck(t *testing.T) {
 // TestReload: SIGHUP and POST /-/reload apply a good file; a bad file is
 // refused, logged, and the old config keeps running.
 func TestReload(t *testing.T) {
-	sim := testenv.StartSimulator(t, "--churn=false")
+	sim := testenv.StartSimulator(t, "--no-churn")
 	cfgPath := testenv.WriteFile(t, "license_exporter.yml", testenv.ExporterConfig("one", sim.BaseURL, "poll_interval: 5s", "timeout: 2s"))
 	addr := testenv.FreeAddr(t)
 	exp := testenv.Start(t, addr, testenv.Binary(t, "license_exporter"), "--config.file="+cfgPath, "--web.listen-address="+addr)

@@ -176,7 +176,7 @@ func waitPolls(t *testing.T, exp *testenv.Process, source string, n int) testenv
 // TestValuesMatchTheSimulator: over several polls, while sessions come and
 // go, the exporter shows exactly what the simulator serves.
 func TestValuesMatchTheSimulator(t *testing.T) {
-	sim := testenv.StartSimulator(t, "--churn=false", "--seed=7")
+	sim := testenv.StartSimulator(t, "--no-churn", "--seed=7")
 	exp := testenv.StartExporter(t, testenv.ExporterConfig("acme", sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
 	opts := upstream.Options{HTTPClientConfig: config.DefaultHTTPClientConfig}
 	licenses := sim.Read(t, opts).Licenses
@@ -226,7 +226,7 @@ func goroutines(t *testing.T, exp *testenv.Process) float64 {
 // reason, and recovers without restart.
 func TestFaults(t *testing.T) {
 	tokenFile := testenv.WriteFile(t, "token", "right-token\n")
-	sim := testenv.StartSimulator(t, "--churn=false", "--token-file="+tokenFile)
+	sim := testenv.StartSimulator(t, "--no-churn", "--token-file="+tokenFile)
 	exp := testenv.StartExporter(t, testenv.ExporterConfig("acme", sim.BaseURL,
 		"poll_interval: 5s", "timeout: 2s", "max_response_bytes: 1048576",
 		"http_client_config: {authorization: {type: Bearer, credentials_file: "+tokenFile+"}}"))
@@ -320,7 +320,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	const token, key = "tok-e2e-5ecr3t", "key-e2e-l1nk"
 	tokenFile := testenv.WriteFile(t, "token", token)
 	keyFile := testenv.WriteFile(t, "key", key)
-	sim := testenv.StartSimulator(t, "--churn=false", "--token-file="+tokenFile, "--api-key-file="+keyFile)
+	sim := testenv.StartSimulator(t, "--no-churn", "--token-file="+tokenFile, "--api-key-file="+keyFile)
 	exp := testenv.StartExporter(t, testenv.ExporterConfig("acme", sim.BaseURL+"?key="+key,
 		"poll_interval: 5s", "timeout: 2s",
 		"http_client_config: {authorization: {type: Bearer, credentials_file: "+tokenFile+"}}"),
