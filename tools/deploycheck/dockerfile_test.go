@@ -1,0 +1,296 @@
+package deploycheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
+	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/mod/modfile"
+
+	"github.com/license-monitor/license-monitor/tools/deploycheck/internal/repo"
+	"github.com/license-monitor/license-monitor/tools/deploycheck/internal/shellcmd"
+)
+
+var dockerfilePath = repo.Path("deploy", "docker", "Dockerfile")
+
+// The variables the version ldflags take from the build: make's on one
+// side, the Dockerfile's ARGs on the other.
+var versionVars = []string{"VERSION", "REVISION", "BRANCH", "BUILD_DATE"}
+
+func readDockerfile(t *testing.T) ([]byte, *parser.Result, []instructions.Stage) {
+	t.Helper()
+	dt, err := os.ReadFile(dockerfilePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parser.Parse(bytes.NewReader(dt))
+	if err != nil {
+		t.Fatalf("BuildKit's parser refuses the Dockerfile: %v", err)
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		t.Fatalf("BuildKit cannot read the Dockerfile's instructions: %v", err)
+	}
+	return dt, res, stages
+}
+
+// offlineImages answers BuildKit's base-image lookups without a registry:
+// a linux/amd64 image with one layer. The lint rules need only that.
+type offlineImages struct{ seen []string }
+
+func (o *offlineImages) ResolveImageConfig(_ context.Context, ref string, _ sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	o.seen = append(o.seen, ref)
+	cfg, _ := json.Marshal(map[string]any{
+		"architecture": "amd64",
+		"os":           "linux",
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + strings.Repeat("0", 64)}},
+		"config":       map[string]any{"Env": []string{"PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+	})
+	return ref, "", cfg, nil
+}
+
+func sourceMap(dt []byte) *llb.SourceMap {
+	sm := llb.NewSourceMap(nil, "Dockerfile", "Dockerfile", dt)
+	sm.Definition = &llb.Definition{} // the lint results copy it
+	return sm
+}
+
+// TestDockerfileLintsClean runs what `docker build --check` runs: the parser
+// and every BuildKit lint rule, experimental ones included.
+func TestDockerfileLintsClean(t *testing.T) {
+	dt, res, stages := readDockerfile(t)
+	for _, w := range res.Warnings {
+		t.Errorf("parser warning: %s (line %d)", w.Short, w.Location.Start.Line)
+	}
+	if len(stages) < 2 {
+		t.Errorf("want a multi-stage build, got %d stage(s)", len(stages))
+	}
+
+	images := &offlineImages{}
+	results, err := dockerfile2llb.DockerfileLint(context.Background(), dt, dockerfile2llb.ConvertOpt{
+		Config:       dockerui.Config{LinterConfig: &linter.Config{ExperimentalAll: true}},
+		SourceMap:    sourceMap(dt),
+		MetaResolver: images,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results.Error != nil {
+		t.Errorf("BuildKit cannot convert the Dockerfile: %s", results.Error.Message)
+	}
+	for _, w := range results.Warnings {
+		line := 0
+		if len(w.Location.Ranges) > 0 {
+			line = int(w.Location.Ranges[0].Start.Line)
+		}
+		t.Errorf("lint %s (line %d): %s", w.RuleName, line, w.Detail)
+	}
+	if len(images.seen) == 0 {
+		t.Error("the linter resolved no base image, so it did not walk the stages")
+	}
+}
+
+// TestDockerfileLinterCatchesMistakes shows the lint run above can fail:
+// the same Dockerfile with a classic mistake gets a warning.
+func TestDockerfileLinterCatchesMistakes(t *testing.T) {
+	dt, _, _ := readDockerfile(t)
+	bad := bytes.Replace(dt, []byte(`ENTRYPOINT ["/bin/license_exporter"]`), []byte(`ENTRYPOINT /bin/license_exporter`), 1)
+	bad = bytes.Replace(bad, []byte(" AS build"), []byte(" as build"), 1)
+	if bytes.Equal(bad, dt) {
+		t.Fatal("the mutation did not apply; update this test with the Dockerfile")
+	}
+	results, err := dockerfile2llb.DockerfileLint(context.Background(), bad, dockerfile2llb.ConvertOpt{
+		Config:       dockerui.Config{LinterConfig: &linter.Config{ExperimentalAll: true}},
+		SourceMap:    sourceMap(bad),
+		MetaResolver: &offlineImages{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, w := range results.Warnings {
+		rules = append(rules, w.RuleName)
+	}
+	for _, want := range []string{"JSONArgsRecommended", "FromAsCasing"} {
+		if !slices.Contains(rules, want) {
+			t.Errorf("linter missed %s; it reported %v", want, rules)
+		}
+	}
+}
+
+// TestDockerfileBuildMatchesMakefile compares the Dockerfile's go build with
+// the one make runs, as make itself expands it (make -n), word for word.
+func TestDockerfileBuildMatchesMakefile(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make is needed to read the Makefile's build command")
+	}
+	placeholder := func(name string) string { return "@" + name + "@" }
+
+	// make's side: the build recipe with the version variables as placeholders.
+	args := []string{"-n", "-s", "-C", repo.Root(), "build", "BIN=/out", "GO=go"}
+	for _, v := range versionVars {
+		args = append(args, v+"="+placeholder(v))
+	}
+	out, err := exec.Command("make", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n build: %v\n%s", err, out)
+	}
+	makeCalls, err := shellcmd.Find(string(out), nil, "go", "build")
+	if err != nil {
+		t.Fatalf("make's recipe: %v\n%s", err, out)
+	}
+	if len(makeCalls) != 1 {
+		t.Fatalf("want one go build in make's recipe, got %d:\n%s", len(makeCalls), out)
+	}
+
+	// The Dockerfile's side: the RUN in the build stage that calls go build,
+	// with that stage's ARGs as the same placeholders.
+	_, _, stages := readDockerfile(t)
+	var dockerCalls []shellcmd.Call
+	for _, st := range stages {
+		env := map[string]string{}
+		for _, c := range st.Commands {
+			switch c := c.(type) {
+			case *instructions.ArgCommand:
+				for _, a := range c.Args {
+					env[a.Key] = placeholder(a.Key)
+				}
+			case *instructions.RunCommand:
+				calls, err := shellcmd.Find(strings.Join(c.CmdLine, " "), env, "go", "build")
+				if err != nil {
+					t.Fatalf("Dockerfile RUN (line %d): %v", c.Location()[0].Start.Line, err)
+				}
+				dockerCalls = append(dockerCalls, calls...)
+			}
+		}
+	}
+	if len(dockerCalls) != 1 {
+		t.Fatalf("want one go build in the Dockerfile, got %d", len(dockerCalls))
+	}
+	if err := sameBuild(makeCalls[0], dockerCalls[0]); err != nil {
+		t.Error(err)
+	}
+	for _, v := range versionVars {
+		if !strings.Contains(strings.Join(dockerCalls[0].Args, " "), placeholder(v)) {
+			t.Errorf("the Dockerfile's build does not pass %s", v)
+		}
+	}
+}
+
+// sameBuild compares two go build calls; -ldflags compare field by field
+// (go splits them on white space, so line breaks do not matter).
+func sameBuild(mk, df shellcmd.Call) error {
+	var diffs []string
+	if !slices.Equal(mk.Assigns, df.Assigns) {
+		diffs = append(diffs, fmt.Sprintf("environment: Makefile %q, Dockerfile %q", mk.Assigns, df.Assigns))
+	}
+	norm := func(args []string) []string {
+		out := slices.Clone(args)
+		for i := range out {
+			if i > 0 && out[i-1] == "-ldflags" {
+				out[i] = strings.Join(strings.Fields(out[i]), " ")
+			}
+		}
+		return out
+	}
+	if a, b := norm(mk.Args), norm(df.Args); !slices.Equal(a, b) {
+		diffs = append(diffs, fmt.Sprintf("command:\n  Makefile:   %q\n  Dockerfile: %q", a, b))
+	}
+	if !slices.Equal(mk.Loop, df.Loop) {
+		diffs = append(diffs, fmt.Sprintf("programs: Makefile %q, Dockerfile %q", mk.Loop, df.Loop))
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("the Dockerfile's build differs from the Makefile's:\n%s", strings.Join(diffs, "\n"))
+	}
+	return nil
+}
+
+func TestSameBuildSeesDifferences(t *testing.T) {
+	base := shellcmd.Call{
+		Assigns: []string{"CGO_ENABLED=0"},
+		Args:    []string{"go", "build", "-trimpath", "-ldflags", "-s  -w\n\t-X a=b", "-o", "/out/x"},
+		Loop:    []string{"x"},
+	}
+	same := base
+	same.Args = slices.Clone(base.Args)
+	same.Args[4] = "-s -w -X a=b"
+	if err := sameBuild(base, same); err != nil {
+		t.Errorf("white space in -ldflags should not matter: %v", err)
+	}
+	noTrim := same
+	noTrim.Args = slices.Delete(slices.Clone(same.Args), 2, 3)
+	cgo := same
+	cgo.Assigns = nil
+	loop := same
+	loop.Loop = []string{"x", "y"}
+	for name, c := range map[string]shellcmd.Call{"no -trimpath": noTrim, "cgo": cgo, "programs": loop} {
+		if err := sameBuild(base, c); err == nil {
+			t.Errorf("%s: difference not seen", name)
+		}
+	}
+}
+
+// TestDockerfileImage checks what the image is: a Go builder of go.mod's
+// version, a runtime that runs as non-root, and the programs' ports.
+func TestDockerfileImage(t *testing.T) {
+	_, _, stages := readDockerfile(t)
+	mod, err := os.ReadFile(repo.Path("go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.ParseLax("go.mod", mod, nil)
+	if err != nil || mf.Go == nil {
+		t.Fatalf("go.mod: %v", err)
+	}
+	goMinor := regexp.MustCompile(`^\d+\.\d+`).FindString(mf.Go.Version)
+	builder := stages[0].BaseName
+	if !regexp.MustCompile(`^golang:` + regexp.QuoteMeta(goMinor) + `([.-]|$)`).MatchString(builder) {
+		t.Errorf("builder image %q is not Go %s (go.mod says go %s)", builder, goMinor, mf.Go.Version)
+	}
+
+	final := stages[len(stages)-1]
+	var user string
+	var exposed []string
+	var entrypoint []string
+	for _, c := range final.Commands {
+		switch c := c.(type) {
+		case *instructions.UserCommand:
+			user = c.User
+		case *instructions.ExposeCommand:
+			exposed = append(exposed, c.Ports...)
+		case *instructions.EntrypointCommand:
+			entrypoint = c.CmdLine
+		case *instructions.RunCommand:
+			t.Errorf("the runtime stage runs %q: it should only copy the binaries", c.CmdLine)
+		}
+	}
+	uid := strings.SplitN(user, ":", 2)[0]
+	if uid == "" || uid == "0" || uid == "root" {
+		t.Errorf("the image runs as %q, want a non-root numeric user (Kubernetes runAsNonRoot needs a number)", user)
+	}
+	if !regexp.MustCompile(`^\d+$`).MatchString(uid) {
+		t.Errorf("USER %q: use a numeric uid so that runAsNonRoot can verify it", user)
+	}
+	want := []string{fmt.Sprint(defaultPort(t, "license_exporter")), fmt.Sprint(defaultPort(t, "license_sidecar")), "9850"}
+	if !slices.Equal(exposed, want) {
+		t.Errorf("EXPOSE %v, want the programs' ports %v", exposed, want)
+	}
+	if len(entrypoint) != 1 || entrypoint[0] != "/bin/license_exporter" {
+		t.Errorf("ENTRYPOINT %q, want the exporter by default", entrypoint)
+	}
+}
