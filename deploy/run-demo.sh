@@ -14,9 +14,9 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-wait_ready() { # url name pid
+wait_ready() { # url name pid [curl options]
 	for _ in $(seq 1 100); do
-		if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+		if curl -fsS -o /dev/null "${@:4}" "$1" 2>/dev/null; then return 0; fi
 		kill -0 "$3" 2>/dev/null || { echo "$2 exited; see its log above" >&2; exit 1; }
 		sleep 0.1
 	done
@@ -37,7 +37,8 @@ if [ -x "$bin/license_sidecar" ] && [ -f deploy/sidecar/license_sidecar.yml ]; t
 	"$bin/license_sidecar" --config.file=deploy/sidecar/license_sidecar.yml \
 		--web.config.file=deploy/sidecar/web-config.yml --web.listen-address=:9849 &
 	pids+=($!)
-	wait_ready http://127.0.0.1:9849/-/healthy license_sidecar "${pids[-1]}"
+		# Basic auth covers every path of the sidecar, its probes too.
+	wait_ready http://127.0.0.1:9849/-/ready license_sidecar "${pids[-1]}" -u admin:demo-admin-pass
 	sidecar_msg="  sidecar (monitor page): http://localhost:9849/
 $(sed -n 's/^#users: //p' deploy/sidecar/web-config.yml)"
 fi
