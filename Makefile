@@ -21,7 +21,7 @@ STATICCHECK_VERSION := v0.8.2
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium systemd
 export LICENSE_MONITOR_BIN := $(abspath $(BIN))
 
-.PHONY: all build run test lint deps rules unit e2e fuzz-seeds tools-test bench soak dashboards clean
+.PHONY: all build run test lint deps rules unit fuzz fuzz-seeds tools-test bench soak dashboards clean
 
 all: build
 
@@ -53,6 +53,7 @@ lint:
 	@echo ">> go vet"; $(GO) vet ./... && (cd tools && $(GO) vet ./...)
 	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@cd tools && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 test: deps lint build rules unit fuzz-seeds tools-test
 	@echo ">> all tests passed"
@@ -68,10 +69,31 @@ unit:
 	@echo ">> go test -race (unit and end-to-end)"
 	$(GO) test -race -count=1 ./...
 
-# The seed corpora of every fuzz target run as part of the normal tests;
-# this target runs each target briefly with the fuzzer on.
+# The seed corpora of every fuzz target run with the unit tests (go test
+# runs them as plain tests). `make fuzz` runs each target with the fuzzer
+# on for FUZZTIME.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./internal/upstream:FuzzDecodeLicenses ./internal/upstream:FuzzDecodeSessions \
+	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
+	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups \
+	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies
 fuzz-seeds:
-	@echo ">> fuzz targets (seed corpora ran with the unit tests)"
+	@echo ">> fuzz seed corpora"
+	@for t in $(FUZZ_TARGETS); do \
+		$(GO) test -count=1 -v -run "^$${t#*:}$$" $${t%%:*} 2>&1 | grep -q -- "^--- PASS: $${t#*:} " \
+			|| { echo "seed corpus of $$t failed or the target is gone"; exit 1; }; \
+	done; echo "$(words $(FUZZ_TARGETS)) fuzz targets' seed corpora pass"
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo ">> fuzzing $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
+	done
+
+# Regenerates dashboards/*.json from tools/dashboards; tests fail on drift.
+dashboards:
+	cd tools && $(GO) run ./dashboards/cmd/dashgen -out ../dashboards
 
 tools-test:
 	@echo ">> tools module tests"
