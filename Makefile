@@ -35,7 +35,7 @@ build:
 deps:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
-	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
@@ -64,6 +64,8 @@ rules:
 	promtool check rules alerts/rules.yml alerts/alerts.yml
 	@echo ">> promtool test rules"
 	promtool test rules alerts/tests/*.yml
+	@echo ">> amtool check-config"
+	amtool check-config deploy/alertmanager/alertmanager.yml
 
 unit:
 	@echo ">> go test -race (unit and end-to-end)"
