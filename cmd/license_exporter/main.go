@@ -2,16 +2,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -27,6 +23,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/collector"
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/serve"
 )
 
 const name = "license_exporter"
@@ -126,36 +123,7 @@ func run() int {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, webConfig, logger) }()
-
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
-	for {
-		select {
-		case err := <-serveErr:
-			if !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("HTTP server failed", "err", err)
-				return 1
-			}
-			return 0
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				_ = rl.reload()
-				continue
-			}
-			logger.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := srv.Shutdown(ctx)
-			cancel()
-			if err != nil {
-				logger.Error("graceful shutdown timed out", "err", err)
-				return 1
-			}
-			return 0
-		}
-	}
+	return serve.Run(srv, webConfig, logger, func() { _ = rl.reload() })
 }
 
 // reloader applies the config file; a bad file is refused and the running

@@ -3,13 +3,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -20,6 +16,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/serve"
 	"github.com/license-monitor/license-monitor/internal/sidecar"
 )
 
@@ -82,39 +79,11 @@ func run() int {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, webConfig, logger) }()
-
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
-	for {
-		select {
-		case err := <-serveErr:
-			if !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("HTTP server failed", "err", err)
-				return 1
-			}
-			return 0
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				if err := srvc.ReloadFile(*configFile); err != nil {
-					logger.Error("config reload refused; the old config keeps running", "err", err)
-				} else {
-					logger.Info("config reloaded")
-				}
-				continue
-			}
-			logger.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := srv.Shutdown(ctx)
-			cancel()
-			if err != nil {
-				logger.Error("shutdown", "err", err)
-				return 1
-			}
-			<-serveErr
-			return 0
+	return serve.Run(srv, webConfig, logger, func() {
+		if err := srvc.ReloadFile(*configFile); err != nil {
+			logger.Error("config reload refused; the old config keeps running", "err", err)
+		} else {
+			logger.Info("config reloaded")
 		}
-	}
+	})
 }

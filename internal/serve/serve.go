@@ -1,0 +1,58 @@
+// Package serve runs a program's HTTP server until SIGTERM or SIGINT, and
+// calls reload on SIGHUP: the part every long-running program here shares.
+package serve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// ShutdownTimeout bounds how long in-flight requests may finish.
+const ShutdownTimeout = 10 * time.Second
+
+// Run serves srv with exporter-toolkit (TLS, basic auth, systemd sockets),
+// calls reload on every SIGHUP, and shuts down gracefully on SIGTERM or
+// SIGINT. It returns the process exit code.
+func Run(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger, reload func()) int {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, flags, logger) }()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+	for {
+		select {
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP server failed", "err", err)
+				return 1
+			}
+			return 0
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				if reload != nil {
+					reload()
+				}
+				continue
+			}
+			logger.Info("shutting down", "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				logger.Error("graceful shutdown timed out", "err", err)
+				return 1
+			}
+			<-serveErr
+			return 0
+		}
+	}
+}
