@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/config"
@@ -193,35 +193,37 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 }
 
 // decode reads one JSON document from body into v, within the size limit,
-// and classifies what goes wrong.
+// and classifies what goes wrong. The body is read whole, then decoded:
+// a sessions page by decodeSessionsPage, anything else by encoding/json.
 func (c *Client) decode(op string, body io.ReadCloser, v any) error {
-	defer body.Close()
-	lr := &limitedReader{r: body, n: c.maxBytes}
-	br := bufio.NewReaderSize(lr, 64<<10)
-	dec := json.NewDecoder(br)
-	err := dec.Decode(v)
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	err := c.readBody(body, buf)
 	if err == nil {
-		// Nothing but white space may follow the document.
-		rest := dec.Buffered()
-		if b, _ := io.ReadAll(io.MultiReader(rest, io.LimitReader(br, 1<<10))); len(bytes.TrimSpace(b)) > 0 {
-			err = errors.New("data after the JSON document")
+		if page, ok := v.(*SessionsDoc); ok {
+			err = decodeSessionsPage(buf.Bytes(), page)
+		} else {
+			err = json.Unmarshal(buf.Bytes(), v)
 		}
 	}
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, errTooLarge) || lr.n < 0 {
+	if errors.Is(err, errTooLarge) {
 		return &Error{Reason: ReasonTooLarge, Op: op, Detail: fmt.Sprintf("response body larger than max_response_bytes (%d)", c.maxBytes)}
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return &Error{Reason: ReasonInvalid, Op: op, Detail: fmt.Sprintf("field %q: JSON %s where the API has %s", typeErr.Field, typeErr.Value, typeErr.Type)}
+		return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("field %q: JSON %s where the API has %s", typeErr.Field, sanitize(typeErr.Value, 40), typeErr.Type), 300)}
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
-		return &Error{Reason: ReasonDecode, Op: op, Detail: fmt.Sprintf("not JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())}
+		if syntaxErr.Offset >= int64(buf.Len()) {
+			return &Error{Reason: ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
+		}
+		return &Error{Reason: ReasonDecode, Op: op, Detail: sanitize(fmt.Sprintf("not JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()), 200)}
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return &Error{Reason: ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
 	}
 	if r := ReasonOf(err); r != "" {
@@ -232,6 +234,27 @@ func (c *Client) decode(op string, body io.ReadCloser, v any) error {
 		return transportError(op, err)
 	}
 	return &Error{Reason: ReasonDecode, Op: op, Detail: sanitize(err.Error(), 200)}
+}
+
+// readBody reads body into buf, failing with errTooLarge past the limit.
+func (c *Client) readBody(body io.ReadCloser, buf *bytes.Buffer) error {
+	defer body.Close()
+	_, err := buf.ReadFrom(&limitedReader{r: body, n: c.maxBytes})
+	return err
+}
+
+// bodyBufs reuses body buffers across pages and polls.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf keeps one unusual body from pinning its memory in the pool.
+const maxPooledBuf = 4 << 20
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuf {
+		return
+	}
+	b.Reset()
+	bodyBufs.Put(b)
 }
 
 func isTransport(err error) bool {
@@ -306,16 +329,33 @@ func licensesFromDoc(op string, doc *LicensesDoc) (*Snapshot, error) {
 
 // Sessions reads every page of GET {base}/sessions and validates them.
 func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var all []Session
+	err := c.EachSession(ctx, func(s *Session) { all = append(all, *s) })
+	if err != nil {
+		return nil, err
+	}
+	if all == nil {
+		all = []Session{}
+	}
+	return all, nil
+}
+
+// EachSession reads every page of GET {base}/sessions, validates each
+// session and hands it to visit, keeping none: a poll of 200,000 sessions
+// then holds one page at a time. s is only valid during the call. When
+// EachSession fails, visit may have seen part of the sessions already.
+func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error {
 	var (
-		all    []Session
 		token  string
 		tokens = map[string]struct{}{}
 		ids    = map[string]struct{}{}
+		doc    SessionsDoc
+		s      Session
 	)
 	for page := 1; ; page++ {
 		op := "GET sessions page " + strconv.Itoa(page)
 		if page > maxPages {
-			return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+			return &Error{Reason: ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
 		}
 		q := url.Values{ParamPageSize: {strconv.Itoa(c.pageSize)}}
 		if token != "" {
@@ -323,34 +363,34 @@ func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 		}
 		body, err := c.do(ctx, op, http.MethodGet, c.endpoint(q, PathSessions), http.StatusOK)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var doc SessionsDoc
+		// The page's array is reused: decoding into the old elements
+		// would leave fields of a longer previous page where this one
+		// omits them, so they are cleared first.
+		clear(doc.Sessions[:cap(doc.Sessions)])
+		doc = SessionsDoc{Sessions: doc.Sessions[:0]}
 		if err := c.decode(op, body, &doc); err != nil {
-			return nil, err
+			return err
 		}
 		if doc.Sessions == nil {
-			return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: "no \"sessions\" array"}
-		}
-		if all == nil {
-			all = make([]Session, 0, len(doc.Sessions))
+			return &Error{Reason: ReasonInvalid, Op: op, Detail: "no \"sessions\" array"}
 		}
 		for i := range doc.Sessions {
-			s, err := sessionFromDoc(op, &doc.Sessions[i])
-			if err != nil {
-				return nil, err
+			if s, err = sessionFromDoc(op, &doc.Sessions[i]); err != nil {
+				return err
 			}
 			if _, dup := ids[s.ID]; dup {
-				return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("session id %q appears twice", s.ID), 200)}
+				return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("session id %q appears twice", s.ID), 200)}
 			}
 			ids[s.ID] = struct{}{}
-			all = append(all, s)
+			visit(&s)
 		}
 		if doc.NextPageToken == "" {
-			return all, nil
+			return nil
 		}
 		if _, again := tokens[doc.NextPageToken]; again {
-			return nil, &Error{Reason: ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
+			return &Error{Reason: ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
 		}
 		tokens[doc.NextPageToken] = struct{}{}
 		token = doc.NextPageToken
