@@ -87,23 +87,54 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect sends the latest good data of each source and its poll health.
+// Collect sends the latest good data of each source and its poll health,
+// as const metrics built fresh. The exporter's /metrics uses Handler,
+// which renders the same series without building them.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.RLock()
-	pollers := c.pollers
-	c.mu.RUnlock()
-	for _, p := range pollers {
-		p.collect(ch)
+	for _, p := range c.snapshotPollers() {
+		if v := p.view.Load(); v != nil {
+			v.collect(ch)
+		}
+		p.collectHealth(ch)
 	}
 }
 
-func (p *Poller) collect(ch chan<- prometheus.Metric) {
-	name := p.cfg.Name
-	if v := p.view.Load(); v != nil {
-		for _, m := range v.domainMetrics(name) {
-			ch <- m
+func (c *Collector) snapshotPollers() []*Poller {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.pollers
+}
+
+// views returns the latest view of each source that has one.
+func (c *Collector) views() []*view {
+	pollers := c.snapshotPollers()
+	vs := make([]*view, 0, len(pollers))
+	for _, p := range pollers {
+		if v := p.view.Load(); v != nil {
+			vs = append(vs, v)
 		}
 	}
+	return vs
+}
+
+// healthCollector is the poll health of every source, without the domain
+// series: what Handler gathers through client_golang.
+type healthCollector struct{ c *Collector }
+
+func (h healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range healthDescs {
+		ch <- d
+	}
+}
+
+func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range h.c.snapshotPollers() {
+		p.collectHealth(ch)
+	}
+}
+
+func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
+	name := p.cfg.Name
 	s := p.stats
 	s.mu.Lock()
 	up, polled, last, took, polls := s.up, s.polled, s.lastSuccess, s.duration, s.polls

@@ -8,24 +8,64 @@ var (
 	licenseLabels = []string{"source", "license_id", "product", "edition", "license_type"}
 	userLabels    = []string{"source", "product", "edition", "user", "host"}
 	sourceLabels  = []string{"source"}
+)
 
-	seatsIssuedDesc = prometheus.NewDesc("license_seats_issued",
-		"Seats bought in this license.", licenseLabels, nil)
-	seatsInUseDesc = prometheus.NewDesc("license_seats_in_use",
-		"Seats in use in this license, as upstream reports it; may exceed issued (overdraft).", licenseLabels, nil)
-	seatsCheckedOutDesc = prometheus.NewDesc("license_seats_checked_out",
-		"In-use seats of this license that are checked out for offline use.", licenseLabels, nil)
-	expiryDesc = prometheus.NewDesc("license_expiry_timestamp_seconds",
-		"When this license expires, in Unix seconds; absent when perpetual.", licenseLabels, nil)
-	infoDesc = prometheus.NewDesc("license_info",
-		"Descriptive information about a license; always 1.", append(licenseLabels[:len(licenseLabels):len(licenseLabels)], "version"), nil)
+// The domain families: the series of a view. The handler renders them
+// itself (expose.go) and Collect builds them as const metrics; both take
+// names and help from this table. The order is by name, as the
+// exposition sorts them.
+const (
+	famExpiry = iota
+	famInfo
+	famSeatsCheckedOut
+	famSeatsInUse
+	famSeatsIssued
+	famUserCheckedOut
+	famUserStart
+	famUserSessions
+	numFamilies
+)
 
-	userSessionsDesc = prometheus.NewDesc("license_user_sessions",
-		"Sessions this user holds on this host.", userLabels, nil)
-	userCheckedOutDesc = prometheus.NewDesc("license_user_checked_out_sessions",
-		"Of this user's sessions on this host, those checked out.", userLabels, nil)
-	userStartDesc = prometheus.NewDesc("license_user_session_start_timestamp_seconds",
-		"Start of the oldest of this user's sessions on this host, in Unix seconds.", userLabels, nil)
+type family struct {
+	name, help string
+	user       bool // labels are userLabels; otherwise licenseLabels (info adds version)
+	desc       *prometheus.Desc
+}
+
+var families = func() [numFamilies]family {
+	fs := [numFamilies]family{
+		famExpiry:          {name: "license_expiry_timestamp_seconds", help: "When this license expires, in Unix seconds; absent when perpetual."},
+		famInfo:            {name: "license_info", help: "Descriptive information about a license; always 1."},
+		famSeatsCheckedOut: {name: "license_seats_checked_out", help: "In-use seats of this license that are checked out for offline use."},
+		famSeatsInUse:      {name: "license_seats_in_use", help: "Seats in use in this license, as upstream reports it; may exceed issued (overdraft)."},
+		famSeatsIssued:     {name: "license_seats_issued", help: "Seats bought in this license."},
+		famUserCheckedOut:  {name: "license_user_checked_out_sessions", help: "Of this user's sessions on this host, those checked out.", user: true},
+		famUserStart:       {name: "license_user_session_start_timestamp_seconds", help: "Start of the oldest of this user's sessions on this host, in Unix seconds.", user: true},
+		famUserSessions:    {name: "license_user_sessions", help: "Sessions this user holds on this host.", user: true},
+	}
+	for i := range fs {
+		labels := licenseLabels
+		switch {
+		case fs[i].user:
+			labels = userLabels
+		case i == famInfo:
+			labels = append(licenseLabels[:len(licenseLabels):len(licenseLabels)], "version")
+		}
+		fs[i].desc = prometheus.NewDesc(fs[i].name, fs[i].help, labels, nil)
+	}
+	return fs
+}()
+
+var (
+	seatsIssuedDesc     = families[famSeatsIssued].desc
+	seatsInUseDesc      = families[famSeatsInUse].desc
+	seatsCheckedOutDesc = families[famSeatsCheckedOut].desc
+	expiryDesc          = families[famExpiry].desc
+	infoDesc            = families[famInfo].desc
+
+	userSessionsDesc   = families[famUserSessions].desc
+	userCheckedOutDesc = families[famUserCheckedOut].desc
+	userStartDesc      = families[famUserStart].desc
 
 	upDesc = prometheus.NewDesc("license_up",
 		"1 if the last poll of this source succeeded, 0 if it failed.", sourceLabels, nil)
@@ -39,8 +79,9 @@ var (
 		"Failed polls of this source, by reason.", []string{"source", "reason"}, nil)
 )
 
-var allDescs = []*prometheus.Desc{
+var healthDescs = []*prometheus.Desc{upDesc, lastSuccessDesc, pollDurationDesc, pollsDesc, pollFailuresDesc}
+
+var allDescs = append([]*prometheus.Desc{
 	seatsIssuedDesc, seatsInUseDesc, seatsCheckedOutDesc, expiryDesc, infoDesc,
 	userSessionsDesc, userCheckedOutDesc, userStartDesc,
-	upDesc, lastSuccessDesc, pollDurationDesc, pollsDesc, pollFailuresDesc,
-}
+}, healthDescs...)

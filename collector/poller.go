@@ -150,14 +150,13 @@ func (p *Poller) Poll(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(p.cfg.Timeout))
 	defer cancel()
 	start := p.now()
-	snap, err := p.client.Snapshot(ctx)
+	v, unknown, err := p.read(ctx)
 	took := p.now().Sub(start)
 	if err == nil {
-		v := newView(snap, &p.cfg.Products, p.cfg.UsersEnabled())
 		p.view.Store(v)
-		if snap.UnknownLicenseSessions > 0 {
+		if unknown > 0 {
 			p.logger.Warn("sessions name licenses that /licenses does not list; they are reported under product \"unknown\"",
-				"sessions", snap.UnknownLicenseSessions)
+				"sessions", unknown)
 		}
 	}
 	s := p.stats
@@ -183,6 +182,24 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	s.up = true
 	s.lastSuccess = p.now()
-	p.logger.Debug("poll succeeded", "licenses", len(snap.Licenses), "sessions", len(snap.Sessions), "duration", took.Round(time.Millisecond))
+	p.logger.Debug("poll succeeded", "licenses", len(v.licenses), "series", len(v.users), "duration", took.Round(time.Millisecond))
 	return nil
+}
+
+// read reads the licenses, then the sessions page by page into a new
+// view, and counts the sessions of licenses that are not listed.
+func (p *Poller) read(ctx context.Context) (*view, int, error) {
+	lic, err := p.client.Licenses(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	hint := 0
+	if last := p.view.Load(); last != nil {
+		hint = len(last.users)
+	}
+	b := newViewBuilder(p.cfg.Name, lic, &p.cfg.Products, p.cfg.UsersEnabled(), hint)
+	if err := p.client.EachSession(ctx, b.add); err != nil {
+		return nil, 0, err
+	}
+	return b.view(), b.unknownSessions, nil
 }

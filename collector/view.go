@@ -1,7 +1,8 @@
 package collector
 
 import (
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,15 +14,17 @@ import (
 // view is what one good poll exports: the snapshot aggregated to the
 // metric contract's labels, with the product filter applied. It is
 // immutable once built; scrapes share it.
+//
+// It keeps no session and no built metric: a scrape renders the series
+// from these compact rows (expose.go), and only the gzip-compressed form,
+// about a twentieth of the text, is kept once a scrape asked for it.
 type view struct {
-	licenses []upstream.License
-	users    []userSeries
+	source   string
+	licenses []upstream.License // by (edition, id): the exposition's order
+	users    []userSeries       // by (edition, host, product, user), likewise
 
-	// metrics are the domain series, built on the first scrape that needs
-	// them and reused until the next poll replaces the view: they change
-	// only when the snapshot does.
-	once    sync.Once
-	metrics []prometheus.Metric
+	gzOnce sync.Once
+	gz     [numFamilies]segment
 }
 
 // userSeries is one (product, edition, user, host).
@@ -31,99 +34,206 @@ type userSeries struct {
 	oldestStart                  int64 // Unix nanoseconds
 }
 
-type userKey struct{ product, edition, user, host string }
+// viewBuilder aggregates sessions into a view as the client reads them,
+// so a poll never holds every session at once.
+type viewBuilder struct {
+	v      *view
+	filter *config.ProductFilter
+	users  bool
+	// groups are the (product, edition) pairs that pass the filter;
+	// byLicense maps a license id to its group, or -1 when filtered out.
+	groups    []productEdition
+	byLicense map[string]int32
+	unknown   int32 // the group of sessions whose license is not listed
+	agg       map[userKey]int32
+	// unknownSessions counts sessions whose license_id is not listed.
+	unknownSessions int
+}
 
-// newView aggregates a snapshot. Sessions of a license that upstream did
-// not list are kept under product "unknown".
-func newView(s *upstream.Snapshot, filter *config.ProductFilter, users bool) *view {
-	v := &view{licenses: make([]upstream.License, 0, len(s.Licenses))}
-	for i := range s.Licenses {
-		if filter.Match(s.Licenses[i].Product) {
-			v.licenses = append(v.licenses, s.Licenses[i])
+// userKey is a user series' labels; product and edition are held by
+// group, an index into viewBuilder.groups, which hashes faster.
+type userKey struct {
+	group      int32
+	user, host string
+}
+
+type productEdition struct{ product, edition string }
+
+// newViewBuilder starts a view of source from a poll's licenses. Sessions
+// of a license that upstream did not list are kept under product "unknown".
+// hint is the number of user series expected (the last view's), which
+// spares the aggregation its growing.
+func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.ProductFilter, users bool, hint int) *viewBuilder {
+	v := &view{source: source, licenses: make([]upstream.License, 0, len(lic.Licenses))}
+	b := &viewBuilder{v: v, filter: filter, users: users, byLicense: make(map[string]int32, len(lic.Licenses))}
+	groupOf := map[productEdition]int32{}
+	group := func(product, edition string) int32 {
+		if !filter.Match(product) {
+			return -1
 		}
-	}
-	if !users {
-		return v
-	}
-	byID := s.LicenseIndex()
-	agg := make(map[userKey]int, len(s.Sessions)/2)
-	for i := range s.Sessions {
-		sess := &s.Sessions[i]
-		k := userKey{product: upstream.UnknownProduct, user: sess.User, host: sess.Host}
-		if li, ok := byID[sess.LicenseID]; ok {
-			k.product, k.edition = s.Licenses[li].Product, s.Licenses[li].Edition
-		}
-		if !filter.Match(k.product) {
-			continue
-		}
-		start := sess.StartedAt.UnixNano()
-		idx, ok := agg[k]
+		k := productEdition{product, edition}
+		g, ok := groupOf[k]
 		if !ok {
-			idx = len(v.users)
-			agg[k] = idx
-			v.users = append(v.users, userSeries{product: k.product, edition: k.edition, user: k.user, host: k.host, oldestStart: start})
+			g = int32(len(b.groups))
+			groupOf[k] = g
+			b.groups = append(b.groups, k)
 		}
-		u := &v.users[idx]
-		u.sessions++
-		if sess.CheckedOut {
-			u.checkedOut++
-		}
-		if start < u.oldestStart {
-			u.oldestStart = start
+		return g
+	}
+	for i := range lic.Licenses {
+		l := &lic.Licenses[i]
+		g := group(l.Product, l.Edition)
+		b.byLicense[l.ID] = g
+		if g >= 0 {
+			v.licenses = append(v.licenses, *l)
 		}
 	}
-	// A stable order keeps the exposition diff-able between scrapes.
-	sort.Slice(v.users, func(i, j int) bool {
-		a, b := &v.users[i], &v.users[j]
-		if a.product != b.product {
-			return a.product < b.product
+	b.unknown = group(upstream.UnknownProduct, "")
+	slices.SortFunc(v.licenses, func(a, b upstream.License) int {
+		if c := strings.Compare(a.Edition, b.Edition); c != 0 {
+			return c
 		}
-		if a.edition != b.edition {
-			return a.edition < b.edition
-		}
-		if a.user != b.user {
-			return a.user < b.user
-		}
-		return a.host < b.host
+		return strings.Compare(a.ID, b.ID)
 	})
+	if users {
+		hint += hint / 8 // room for growth between polls
+		b.agg = make(map[userKey]int32, hint)
+		v.users = make([]userSeries, 0, hint)
+	}
+	return b
+}
+
+// add counts one session.
+func (b *viewBuilder) add(s *upstream.Session) {
+	g, ok := b.byLicense[s.LicenseID]
+	if !ok {
+		b.unknownSessions++
+		g = b.unknown
+	}
+	if !b.users || g < 0 {
+		return
+	}
+	start := s.StartedAt.UnixNano()
+	k := userKey{group: g, user: s.User, host: s.Host}
+	idx, ok := b.agg[k]
+	if !ok {
+		idx = int32(len(b.v.users))
+		b.agg[k] = idx
+		pe := b.groups[g]
+		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, user: s.User, host: s.Host, oldestStart: start})
+	}
+	u := &b.v.users[idx]
+	u.sessions++
+	if s.CheckedOut {
+		u.checkedOut++
+	}
+	if start < u.oldestStart {
+		u.oldestStart = start
+	}
+}
+
+// view finishes the view; the builder is spent.
+func (b *viewBuilder) view() *view {
+	v := b.v
+	// The exposition's order (labels sorted by name, series by their
+	// values), so the registry's sort in Collect finds them in order and
+	// the handler's output equals promhttp's.
+	slices.SortFunc(v.users, func(a, b userSeries) int {
+		if c := strings.Compare(a.edition, b.edition); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.host, b.host); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.product, b.product); c != 0 {
+			return c
+		}
+		return strings.Compare(a.user, b.user)
+	})
+	v.users = slices.Clip(v.users)
+	b.v, b.agg = nil, nil
 	return v
 }
 
-// domainMetrics returns the license and user series of source.
-func (v *view) domainMetrics(source string) []prometheus.Metric {
-	v.once.Do(func() {
-		ms := make([]prometheus.Metric, 0, 5*len(v.licenses)+3*len(v.users))
+// count is the number of series of family f in v.
+func (v *view) count(f int) int {
+	switch {
+	case families[f].user:
+		return len(v.users)
+	case f == famExpiry:
+		n := 0
 		for i := range v.licenses {
-			l := &v.licenses[i]
-			lv := []string{source, l.ID, l.Product, l.Edition, l.Type}
-			ms = append(ms,
-				gauge(seatsIssuedDesc, prometheus.GaugeValue, float64(l.Seats), lv...),
-				gauge(seatsInUseDesc, prometheus.GaugeValue, float64(l.InUse), lv...),
-				gauge(seatsCheckedOutDesc, prometheus.GaugeValue, float64(l.CheckedOut), lv...),
-				gauge(infoDesc, prometheus.GaugeValue, 1, append(lv, l.Version)...),
-			)
-			if !l.ExpiresAt.IsZero() {
-				ms = append(ms, gauge(expiryDesc, prometheus.GaugeValue, float64(l.ExpiresAt.Unix()), lv...))
+			if !v.licenses[i].ExpiresAt.IsZero() {
+				n++
 			}
 		}
-		for i := range v.users {
-			u := &v.users[i]
-			uv := []string{source, u.product, u.edition, u.user, u.host}
-			ms = append(ms,
-				gauge(userSessionsDesc, prometheus.GaugeValue, float64(u.sessions), uv...),
-				gauge(userCheckedOutDesc, prometheus.GaugeValue, float64(u.checkedOut), uv...),
-				gauge(userStartDesc, prometheus.GaugeValue, float64(u.oldestStart)/1e9, uv...),
-			)
+		return n
+	default:
+		return len(v.licenses)
+	}
+}
+
+// licenseValue is the value of license family f, and whether l has one.
+func licenseValue(f int, l *upstream.License) (float64, bool) {
+	switch f {
+	case famSeatsIssued:
+		return float64(l.Seats), true
+	case famSeatsInUse:
+		return float64(l.InUse), true
+	case famSeatsCheckedOut:
+		return float64(l.CheckedOut), true
+	case famInfo:
+		return 1, true
+	case famExpiry:
+		return float64(l.ExpiresAt.Unix()), !l.ExpiresAt.IsZero()
+	}
+	panic("collector: not a license family")
+}
+
+// userValue is the value of user family f.
+func userValue(f int, u *userSeries) float64 {
+	switch f {
+	case famUserSessions:
+		return float64(u.sessions)
+	case famUserCheckedOut:
+		return float64(u.checkedOut)
+	case famUserStart:
+		return float64(u.oldestStart) / 1e9
+	}
+	panic("collector: not a user family")
+}
+
+// collect sends the domain series as const metrics, built fresh: for
+// registries and tests. The exporter's /metrics renders them directly.
+func (v *view) collect(ch chan<- prometheus.Metric) {
+	for f := range numFamilies {
+		fam := &families[f]
+		if fam.user {
+			for i := range v.users {
+				u := &v.users[i]
+				ch <- gauge(fam.desc, userValue(f, u), v.source, u.product, u.edition, u.user, u.host)
+			}
+			continue
 		}
-		v.metrics = ms
-	})
-	return v.metrics
+		for i := range v.licenses {
+			l := &v.licenses[i]
+			val, ok := licenseValue(f, l)
+			if !ok {
+				continue
+			}
+			if f == famInfo {
+				ch <- gauge(fam.desc, val, v.source, l.ID, l.Product, l.Edition, l.Type, l.Version)
+			} else {
+				ch <- gauge(fam.desc, val, v.source, l.ID, l.Product, l.Edition, l.Type)
+			}
+		}
+	}
 }
 
 // gauge builds a const gauge. Label values decoded from JSON are valid
 // UTF-8, so this cannot fail; a failure would be a bug, reported as an
 // invalid metric by the registry rather than a panic in a scrape.
-func gauge(desc *prometheus.Desc, _ prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+func gauge(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
 	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	if err != nil {
 		return prometheus.NewInvalidMetric(desc, err)

@@ -1,0 +1,264 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/license-monitor/license-monitor/internal/upstream"
+)
+
+// sessionsOddJSON adds label values the text format must escape, a user
+// with two hosts, and a session of a license that is not listed.
+const sessionsOddJSON = `{"sessions":[
+ {"id":"S1","license_id":"L-E1","user":"ann@acme.example","host":"WS-1","started_at":"2026-11-30T08:00:00Z"},
+ {"id":"S2","license_id":"L-E1","user":"ann@acme.example","host":"WS-2","started_at":"2026-11-30T07:00:00.5Z","checked_out":true},
+ {"id":"S3","license_id":"L-S1","user":"q\"uote\\back\nline","host":"WS-\u00e9","started_at":"2026-11-30T09:30:00Z"},
+ {"id":"S4","license_id":"L-GONE","user":"cy@acme.example","host":"","started_at":"2026-11-30T11:00:00Z"}],
+ "next_page_token":""}`
+
+func get(t *testing.T, h http.Handler, gz bool) (*http.Response, []byte) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// gunzip decodes exactly one gzip member, checking its CRC and length,
+// and fails on anything after it.
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	br := bytes.NewReader(b)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr.Multistream(false)
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	if br.Len() != 0 {
+		t.Fatalf("%d bytes after the gzip member", br.Len())
+	}
+	return out
+}
+
+// TestHandlerMatchesPromhttp: for one source, the handler writes byte for
+// byte what promhttp writes for the same collector, plain and gzip.
+func TestHandlerMatchesPromhttp(t *testing.T) {
+	up := &fakeUpstream{}
+	up.set(licensesJSON, sessionsOddJSON, 0)
+	c, p := newTestCollector(t, up, "")
+	if err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	_, want := get(t, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), false)
+	if !bytes.Contains(want, []byte(`user="q\"uote\\back\nline"`)) || !bytes.Contains(want, []byte(`product="unknown"`)) {
+		t.Fatalf("the fixture does not exercise escaping and unknown licenses:\n%s", want)
+	}
+
+	h := c.Handler(nil, HandlerOpts{})
+	resp, got := get(t, h, false)
+	if ct := resp.Header.Get("Content-Type"); ct != string(textFormat) || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("Content-Type %q, Content-Encoding %q", ct, resp.Header.Get("Content-Encoding"))
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("handler output differs from promhttp's:\n--- promhttp\n%s\n--- handler\n%s", want, got)
+	}
+	for range 2 { // the second gzip scrape reuses the compressed view
+		resp, gz := get(t, h, true)
+		if resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+		}
+		if got := gunzip(t, gz); !bytes.Equal(got, want) {
+			t.Fatalf("gzip output differs from promhttp's:\n--- promhttp\n%s\n--- handler\n%s", want, got)
+		}
+	}
+}
+
+func parse(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	out := map[string]string{}
+	for name, mf := range mfs {
+		for _, m := range mf.Metric {
+			var k strings.Builder
+			k.WriteString(name)
+			for _, l := range m.Label {
+				k.WriteString("," + l.GetName() + "=" + l.GetValue())
+			}
+			out[k.String()] = m.String()
+		}
+	}
+	return out
+}
+
+// TestHandlerTwoSourcesAndOthers: with two sources, a filter, a source
+// without users, and other collectors, the handler serves the same series
+// as a registry holding everything.
+func TestHandlerTwoSourcesAndOthers(t *testing.T) {
+	up1, up2 := &fakeUpstream{}, &fakeUpstream{}
+	up1.set(licensesJSON, sessionsOddJSON, 0)
+	up2.set(licensesJSON, sessionsJSON, 0)
+	c, _ := newTestCollector(t, up1, "")
+	_, p2 := newTestCollector(t, up2, "    users: false\n    products: {exclude: SAP2000}\n")
+	p2.cfg.Name = "beta"
+	c.pollers = append(c.pollers, p2)
+	for _, p := range c.pollers {
+		if err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := prometheus.NewGauge(prometheus.GaugeOpts{Name: "license_exporter_test_value", Help: "A collector beside the domain series."})
+	other.Set(42)
+	others := prometheus.NewRegistry()
+	others.MustRegister(other)
+	all := prometheus.NewRegistry()
+	all.MustRegister(c, other)
+
+	_, want := get(t, promhttp.HandlerFor(all, promhttp.HandlerOpts{}), false)
+	h := c.Handler(others, HandlerOpts{})
+	_, text := get(t, h, false)
+	_, gz := get(t, h, true)
+	wantSeries := parse(t, want)
+	for name, body := range map[string][]byte{"text": text, "gzip": gunzip(t, gz)} {
+		got := parse(t, body)
+		if len(got) != len(wantSeries) {
+			t.Errorf("%s: %d series, want %d", name, len(got), len(wantSeries))
+		}
+		for k, v := range wantSeries {
+			if got[k] != v {
+				t.Errorf("%s: series %s = %q, want %q", name, k, got[k], v)
+			}
+		}
+	}
+	if _, ok := wantSeries["license_user_sessions,edition=,host=WS-1,product=ETABS,source=beta,user=ann@acme.example"]; ok {
+		t.Error("users: false must drop beta's user series")
+	}
+}
+
+func TestHandlerBeforeAnyPoll(t *testing.T) {
+	c, _ := newTestCollector(t, &fakeUpstream{}, "")
+	for _, gz := range []bool{false, true} {
+		_, b := get(t, c.Handler(nil, HandlerOpts{}), gz)
+		if gz {
+			b = gunzip(t, b)
+		}
+		got := parse(t, b)
+		if _, ok := got["license_up,source=acme"]; !ok || len(got) != 2+len(upstream.Reasons) {
+			t.Errorf("gzip=%v: before the first poll only health series: %v", gz, got)
+		}
+	}
+}
+
+// TestHandlerInFlightLimit: a scrape over the bound is refused with 503
+// while another is in flight.
+func TestHandlerInFlightLimit(t *testing.T) {
+	c, _ := newTestCollector(t, &fakeUpstream{}, "")
+	entered, release := make(chan struct{}), make(chan struct{})
+	blocking := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		close(entered)
+		<-release
+		return nil, nil
+	})
+	srv := httptest.NewServer(c.Handler(blocking, HandlerOpts{MaxRequestsInFlight: 1}))
+	defer srv.Close()
+	done := make(chan int)
+	go func() {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-entered
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(release)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second scrape: %d, want 503", resp.StatusCode)
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("first scrape: %d, want 200", code)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                         false,
+		"gzip":                     true,
+		"GZIP":                     true,
+		"deflate, gzip;q=0.5":      true,
+		"gzip;q=0":                 false,
+		"gzip; q=0.000, identity":  false,
+		"identity":                 false,
+		"*":                        true,
+		"br, zstd":                 false,
+		"x-gzip-not-really":        false,
+		"zstd;q=1.0, gzip;q=0.001": true,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+// TestCRC32Combine checks the combination against the CRC of the
+// concatenation, for random lengths including empty parts.
+func TestCRC32Combine(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		a, b := make([]byte, r.IntN(3000)), make([]byte, r.IntN(3000))
+		for i := range a {
+			a[i] = byte(r.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		want := crc32.ChecksumIEEE(append(append([]byte{}, a...), b...))
+		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))); got != want {
+			t.Fatalf("len %d+%d: combined %08x, want %08x", len(a), len(b), got, want)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package collector
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"sync"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// A gzip response is one gzip member whose deflate stream is spliced from
+// segments. Each segment is the output of a fresh deflate writer that was
+// flushed but not closed: a byte-aligned run of non-final blocks that
+// refers to nothing before it, so segments can follow one another in any
+// order. A view's segments are compressed once and reused by every gzip
+// scrape until the next poll; only the small rest (poll health, process
+// and Go metrics) is compressed per scrape. The trailer's CRC-32 is
+// combined from the segments' own.
+
+// segment is compressed text with the CRC-32 and length of the text.
+type segment struct {
+	data []byte
+	crc  uint32
+	size int64
+}
+
+// gzipLevel trades size for CPU: the cached segments are compressed once
+// per poll, but the per-scrape rest and a huge tier's first gzip scrape
+// after a poll pay for it. Exposition text shrinks about tenfold even so.
+const gzipLevel = flate.BestSpeed
+
+var flateWriters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, gzipLevel)
+	return w
+}}
+
+// compress renders text through a fresh deflate writer into a segment.
+func compress(render func(ew *expoWriter)) segment {
+	var out bytes.Buffer
+	fw := flateWriters.Get().(*flate.Writer)
+	defer flateWriters.Put(fw)
+	fw.Reset(&out)
+	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
+	ew := &expoWriter{w: cw, buf: make([]byte, 0, flushAt+4096)}
+	render(ew)
+	ew.flush()
+	// Writes into a bytes.Buffer cannot fail.
+	_ = fw.Flush()
+	return segment{data: bytes.Clone(out.Bytes()), crc: cw.crc.Sum32(), size: cw.n}
+}
+
+type crcWriter struct {
+	w   io.Writer
+	crc interface {
+		io.Writer
+		Sum32() uint32
+	}
+	n int64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	c.crc.Write(p)
+	c.n += int64(len(p))
+	return c.w.Write(p)
+}
+
+// headerSegments are the compressed HELP and TYPE lines of each family.
+var headerSegments = sync.OnceValue(func() *[numFamilies]segment {
+	var hs [numFamilies]segment
+	for f := range hs {
+		hs[f] = compress(func(ew *expoWriter) { ew.buf = appendHeader(ew.buf, f) })
+	}
+	return &hs
+})
+
+// gzipped returns v's compressed series by family, compressing them on
+// the first call.
+func (v *view) gzipped() *[numFamilies]segment {
+	v.gzOnce.Do(func() {
+		for f := range numFamilies {
+			if v.count(f) > 0 {
+				v.gz[f] = compress(func(ew *expoWriter) { v.render(ew, f) })
+			}
+		}
+	})
+	return &v.gz
+}
+
+// gzipHeader is a gzip member header: deflate, no name, no time, unknown OS.
+var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+
+// finalBlock is an empty final deflate block (fixed Huffman codes).
+var finalBlock = []byte{0x03, 0x00}
+
+// writeGzip writes the exposition to w as one gzip member.
+func writeGzip(w io.Writer, views []*view, mfs []*dto.MetricFamily) error {
+	var segs []*segment
+	err := walk(views, mfs, func(f int) error {
+		segs = append(segs, &headerSegments()[f])
+		for _, v := range views {
+			if s := &v.gzipped()[f]; s.size > 0 {
+				segs = append(segs, s)
+			}
+		}
+		return nil
+	}, func(run []*dto.MetricFamily) error {
+		var err error
+		s := compress(func(ew *expoWriter) {
+			for _, mf := range run {
+				if _, err = expfmt.MetricFamilyToText(ew, mf); err != nil {
+					return
+				}
+			}
+		})
+		segs = append(segs, &s)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var crc uint32
+	var size int64
+	if _, err := w.Write(gzipHeader); err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if _, err := w.Write(s.data); err != nil {
+			return err
+		}
+		crc = crc32Combine(crc, s.crc, s.size)
+		size += s.size
+	}
+	var trailer [10]byte
+	copy(trailer[:], finalBlock)
+	binary.LittleEndian.PutUint32(trailer[2:], crc)
+	binary.LittleEndian.PutUint32(trailer[6:], uint32(size))
+	_, err = w.Write(trailer[:])
+	return err
+}
+
+// crc32Combine is the CRC-32 (IEEE) of a+b from crcA = CRC(a), crcB =
+// CRC(b) and len(b), as zlib's crc32_combine computes it: crcA is moved
+// past len(b) zero bytes by multiplying with x^(8·len(b)) modulo the
+// polynomial, then crcB is added.
+func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
+	if lenB <= 0 {
+		return crcA
+	}
+	return multModP(xPow8n(uint64(lenB)), crcA) ^ crcB
+}
+
+// multModP multiplies a and b modulo the reflected CRC-32 polynomial.
+func multModP(a, b uint32) uint32 {
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ crc32.IEEE
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// x2n[k] is x^(2^k) modulo the polynomial.
+var x2n = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	t[0] = p
+	for k := 1; k < 32; k++ {
+		p = multModP(p, p)
+		t[k] = p
+	}
+	return t
+}()
+
+// xPow8n is x^(8n) modulo the polynomial.
+func xPow8n(n uint64) uint32 {
+	p := uint32(1) << 31 // x^0
+	for k := 3; n != 0; n, k = n>>1, k+1 {
+		if n&1 != 0 {
+			p = multModP(x2n[k&31], p)
+		}
+	}
+	return p
+}
