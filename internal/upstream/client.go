@@ -193,18 +193,14 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 }
 
 // decode reads one JSON document from body into v, within the size limit,
-// and classifies what goes wrong. The body is read whole, then decoded:
-// a sessions page by decodeSessionsPage, anything else by encoding/json.
+// and classifies what goes wrong. The body is read whole, then decoded by
+// fastDecode, which answers as encoding/json does.
 func (c *Client) decode(op string, body io.ReadCloser, v any) error {
 	buf := bodyBufs.Get().(*bytes.Buffer)
 	defer putBuf(buf)
 	err := c.readBody(body, buf)
 	if err == nil {
-		if page, ok := v.(*SessionsDoc); ok {
-			err = decodeSessionsPage(buf.Bytes(), page)
-		} else {
-			err = json.Unmarshal(buf.Bytes(), v)
-		}
+		err = fastDecode(buf.Bytes(), v)
 	}
 	if err == nil {
 		return nil
