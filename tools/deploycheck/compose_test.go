@@ -412,6 +412,14 @@ func TestComposeStackRuns(t *testing.T) {
 	for _, svc := range []string{"simulator", "exporter", "sidecar", "prometheus"} {
 		addrs[svc] = testenv.FreeAddr(t)
 	}
+	// Debian's Alertmanager with compose's config; it picks its own port.
+	amRoot := containerRoot(t, p.Services["alertmanager"], func(s string) string { return s })
+	amConfig, err := os.ReadFile(filepath.Join(amRoot, "etc/alertmanager/alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := testenv.StartAlertmanager(t, string(amConfig))
+	addrs["alertmanager"] = am.Addr
 	// service:port -> 127.0.0.1:free; a reference with a wrong port stays
 	// unresolved and its target is down.
 	rewrite := func(s string) string {
@@ -419,18 +427,33 @@ func TestComposeStackRuns(t *testing.T) {
 			s = strings.ReplaceAll(s, fmt.Sprintf("%s:%d", svc, ports[svc]), a)
 		}
 		s = strings.ReplaceAll(s, fmt.Sprintf("localhost:%d", ports["prometheus"]), addrs["prometheus"])
-		// A service name left over would be looked up in DNS: traffic off
-		// this machine. TestComposePortsMatchPrograms names the mistake.
-		for _, m := range hostPortRE.FindAllStringSubmatch(s, -1) {
-			if _, ok := p.Services[m[1]]; ok {
-				t.Fatalf("%s:%s matches no service's port", m[1], m[2])
+		return s
+	}
+	// A service name left in a config would be looked up in DNS: traffic
+	// off this machine. TestComposePortsMatchPrograms names the mistake.
+	// (Directories such as alerts/ hold test fixtures, not addresses.)
+	rooted := func(svc string) string {
+		s := p.Services[svc]
+		root := containerRoot(t, s, rewrite)
+		for _, v := range s.Volumes {
+			if fi, err := os.Stat(v.Source); v.Type != types.VolumeTypeBind || err != nil || fi.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(root, v.Target))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range hostPortRE.FindAllStringSubmatch(string(b), -1) {
+				if _, ok := p.Services[m[1]]; ok {
+					t.Fatalf("%s: %s:%s matches no service's port", v.Target, m[1], m[2])
+				}
 			}
 		}
-		return s
+		return root
 	}
 	start := func(svc string) *testenv.Process {
 		s := p.Services[svc]
-		root := containerRoot(t, s, rewrite)
+		root := rooted(svc)
 		args := rootedArgs(root, s.Command)
 		args = slices.DeleteFunc(args, func(a string) bool { return strings.HasPrefix(a, "--web.listen-address=") })
 		args = append(args, "--web.listen-address="+addrs[svc])
@@ -443,7 +466,7 @@ func TestComposeStackRuns(t *testing.T) {
 	side := start("sidecar")
 	waitTCP(t, side, addrs["sidecar"])
 
-	promRoot := containerRoot(t, p.Services["prometheus"], rewrite)
+	promRoot := rooted("prometheus")
 	cfg, err := os.ReadFile(filepath.Join(promRoot, "etc/prometheus/prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -468,7 +491,11 @@ func TestComposeStackRuns(t *testing.T) {
 		}
 		return nil
 	})
-	status, body := testenv.Get(t, prom.URL("/api/v1/query?query=license_up"))
+	status, body := testenv.Get(t, prom.URL("/api/v1/alertmanagers"))
+	if status != 200 || !strings.Contains(body, am.Addr) {
+		t.Errorf("Prometheus does not send alerts to the Alertmanager: HTTP %d %s", status, body)
+	}
+	status, body = testenv.Get(t, prom.URL("/api/v1/query?query=license_up"))
 	if status != 200 || !strings.Contains(body, `"source":"demo"`) || !strings.Contains(body, `"1"]`) {
 		t.Errorf("license_up through Prometheus: HTTP %d %s", status, body)
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
@@ -51,10 +52,16 @@ func readDockerfile(t *testing.T) ([]byte, *parser.Result, []instructions.Stage)
 
 // offlineImages answers BuildKit's base-image lookups without a registry:
 // a linux/amd64 image with one layer. The lint rules need only that.
-type offlineImages struct{ seen []string }
+// BuildKit resolves the stages' images concurrently.
+type offlineImages struct {
+	mu   sync.Mutex
+	seen []string
+}
 
 func (o *offlineImages) ResolveImageConfig(_ context.Context, ref string, _ sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	o.mu.Lock()
 	o.seen = append(o.seen, ref)
+	o.mu.Unlock()
 	cfg, _ := json.Marshal(map[string]any{
 		"architecture": "amd64",
 		"os":           "linux",
@@ -100,6 +107,8 @@ func TestDockerfileLintsClean(t *testing.T) {
 		}
 		t.Errorf("lint %s (line %d): %s", w.RuleName, line, w.Detail)
 	}
+	images.mu.Lock()
+	defer images.mu.Unlock()
 	if len(images.seen) == 0 {
 		t.Error("the linter resolved no base image, so it did not walk the stages")
 	}
@@ -292,5 +301,49 @@ func TestDockerfileImage(t *testing.T) {
 	}
 	if len(entrypoint) != 1 || entrypoint[0] != "/bin/license_exporter" {
 		t.Errorf("ENTRYPOINT %q, want the exporter by default", entrypoint)
+	}
+}
+
+// TestMakeDockerPassesVersion checks that `make docker` builds this
+// Dockerfile from the repository root with every version variable.
+func TestMakeDockerPassesVersion(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make is needed to read the Makefile")
+	}
+	mk, err := os.ReadFile(repo.Path("Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^docker:`).Match(mk) {
+		t.Skip("the Makefile has no docker target yet")
+	}
+	args := []string{"-n", "-s", "-C", repo.Root(), "docker"}
+	for _, v := range versionVars {
+		args = append(args, v+"=@"+v+"@")
+	}
+	out, err := exec.Command("make", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n docker: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "docker info") {
+		t.Errorf("make docker should check for a Docker engine first (docker info):\n%s", out)
+	}
+	calls, err := shellcmd.Find(string(out), nil, "docker", "build")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("want one docker build in make's recipe (%v):\n%s", err, out)
+	}
+	got := strings.Join(calls[0].Args, " ")
+	for _, want := range []string{"-f deploy/docker/Dockerfile"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("make docker runs %q, want %q in it", got, want)
+		}
+	}
+	if calls[0].Args[len(calls[0].Args)-1] != "." {
+		t.Errorf("make docker should build the repository root as its context: %q", got)
+	}
+	for _, v := range versionVars {
+		if !strings.Contains(got, "--build-arg "+v+"=@"+v+"@") {
+			t.Errorf("make docker does not pass --build-arg %s=$(%s): %q", v, v, got)
+		}
 	}
 }
