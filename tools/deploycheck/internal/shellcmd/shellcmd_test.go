@@ -44,3 +44,23 @@ func TestFindSyntaxError(t *testing.T) {
 		t.Fatal("want a parse error")
 	}
 }
+
+// FuzzFind: any script either parses or is refused; nothing panics, and a
+// call found always starts with the prefix.
+func FuzzFind(f *testing.F) {
+	f.Add(`for p in a b; do CGO_ENABLED=0 go build -o /out/$p ./cmd/$p || exit 1; done`)
+	f.Add(`go build -ldflags "-X v=${V}" ./...`)
+	f.Add(`if [ -d x ]; then echo "$(go build)"; fi`)
+	f.Add(`for; do`)
+	f.Fuzz(func(t *testing.T, script string) {
+		calls, err := Find(script, map[string]string{"V": "1"}, "go", "build")
+		if err != nil {
+			return
+		}
+		for _, c := range calls {
+			if len(c.Args) < 2 || c.Args[0] != "go" || c.Args[1] != "build" {
+				t.Fatalf("call %q does not start with go build", c.Args)
+			}
+		}
+	})
+}
