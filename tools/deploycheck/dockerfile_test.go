@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,9 +22,12 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/mod/modfile"
 
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/tools/deploycheck/internal/repo"
 	"github.com/license-monitor/license-monitor/tools/deploycheck/internal/shellcmd"
 )
@@ -344,6 +349,100 @@ func TestMakeDockerPassesVersion(t *testing.T) {
 	for _, v := range versionVars {
 		if !strings.Contains(got, "--build-arg "+v+"=@"+v+"@") {
 			t.Errorf("make docker does not pass --build-arg %s=$(%s): %q", v, v, got)
+		}
+	}
+}
+
+// TestDockerBuildStageRuns does what the build stage does, without a
+// container engine: it copies the build context that
+// Dockerfile.dockerignore lets through, runs the stage's go build RUN in it,
+// and checks the programs carry the version given as build args. A package
+// the ignore file leaves out fails here.
+func TestDockerBuildStageRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the three programs")
+	}
+	ignore, err := os.Open(dockerfilePath + ".dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	patterns, err := ignorefile.ReadAll(ignore)
+	ignore.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	copied := 0
+	err = filepath.WalkDir(repo.Root(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repo.Root(), p)
+		if d.IsDir() {
+			if rel == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		excluded, err := pm.MatchesOrParentMatches(filepath.ToSlash(rel))
+		if err != nil || excluded || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(ctxDir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		copied++
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, must := range []string{"go.mod", "go.sum", "cmd/license_exporter/main.go"} {
+		if _, err := os.Stat(filepath.Join(ctxDir, must)); err != nil {
+			t.Errorf("the build context lacks %s", must)
+		}
+	}
+	if matches, _ := filepath.Glob(filepath.Join(ctxDir, "*", "*_test.go")); len(matches) > 0 {
+		t.Errorf("tests are sent to the build: %v", matches)
+	}
+	t.Logf("build context: %d files", copied)
+
+	_, _, stages := readDockerfile(t)
+	var script string
+	for _, c := range stages[0].Commands {
+		if r, ok := c.(*instructions.RunCommand); ok && strings.Contains(strings.Join(r.CmdLine, " "), "go build") {
+			script = strings.Join(r.CmdLine, " ")
+		}
+	}
+	if script == "" {
+		t.Fatal("no go build RUN in the first stage")
+	}
+	out := t.TempDir()
+	cmd := exec.Command("sh", "-c", strings.ReplaceAll(script, "/out/", out+"/"))
+	cmd.Dir = ctxDir
+	cmd.Env = append(os.Environ(), "VERSION=9.8.7", "REVISION=abc1234", "BRANCH=release", "BUILD_DATE=20260101T000000Z")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the build stage's RUN fails on the build context: %v\n%s", err, b)
+	}
+	for _, p := range testenv.Programs {
+		b, err := exec.Command(filepath.Join(out, p), "--version").CombinedOutput()
+		if err != nil {
+			t.Errorf("%s --version: %v\n%s", p, err, b)
+			continue
+		}
+		for _, want := range []string{"version 9.8.7", "branch: release", "revision: abc1234", "build user:       license-monitor", "build date:       20260101T000000Z"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s --version lacks %q:\n%s", p, want, b)
+			}
 		}
 	}
 }
