@@ -21,7 +21,7 @@ STATICCHECK_VERSION := v0.8.2
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium systemd
 export LICENSE_MONITOR_BIN := $(abspath $(BIN))
 
-.PHONY: all build run test lint deps rules unit fuzz fuzz-seeds tools-test bench soak dashboards clean
+.PHONY: all build run test lint deps rules unit fuzz fuzz-seeds tools-test deploy-test deploy-generate docker install bench soak dashboards clean
 
 all: build
 
@@ -45,17 +45,18 @@ deps:
 	fi
 	@$(GO) mod download
 	@cd tools && $(GO) mod download
+	@cd tools/deploycheck && $(GO) mod download
 
 run: build
 	@./deploy/run-demo.sh $(BIN)
 
 lint:
-	@echo ">> go vet"; $(GO) vet ./... && (cd tools && $(GO) vet ./...)
+	@echo ">> go vet"; $(GO) vet ./... && (cd tools && $(GO) vet ./...) && (cd tools/deploycheck && $(GO) vet ./...)
 	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	@cd tools && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-test: deps lint build rules unit fuzz-seeds tools-test
+test: deps lint build rules unit fuzz-seeds tools-test deploy-test
 	@echo ">> all tests passed"
 
 # promtool from Debian's prometheus 2.42: static checks and rule unit tests.
@@ -100,6 +101,27 @@ dashboards:
 tools-test:
 	@echo ">> tools module tests"
 	cd tools && $(GO) test -count=1 ./...
+
+# The container image of deploy/docker/Dockerfile; needs a Docker engine.
+docker:
+	@docker info >/dev/null 2>&1 || { echo "make docker needs a running Docker engine ('docker info' failed)" >&2; exit 1; }
+	docker build -f deploy/docker/Dockerfile \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		--build-arg BRANCH=$(BRANCH) --build-arg BUILD_DATE=$(BUILD_DATE) \
+		-t license-monitor:$(VERSION) -t license-monitor:latest .
+
+PREFIX ?= /usr/local
+# Binaries, systemd units, system users and example configs (DESTDIR stages).
+install: build
+	DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) deploy/systemd/install.sh $(BIN)
+
+# The PrometheusRule and dashboards ConfigMap of deploy/kubernetes/base.
+deploy-generate:
+	cd tools/deploycheck && $(GO) run ./cmd/deploygen
+
+deploy-test:
+	@echo ">> deployment artifacts (tools/deploycheck)"
+	cd tools/deploycheck && $(GO) test -race -count=1 ./...
 
 clean:
 	rm -rf $(BIN)
