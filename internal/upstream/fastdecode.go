@@ -144,19 +144,49 @@ func (p *pageReader) value(v reflect.Value) bool {
 	return false
 }
 
+// object reads an object's members after its '{' through its '}'.
 func (p *pageReader) object(v reflect.Value) bool {
 	fields := fieldsOf(v.Type())
-	return p.members(func(key []byte) bool {
-		if i, ok := fields.byName[string(key)]; ok {
-			return p.value(v.Field(i))
+	if p.next() == '}' {
+		p.i++
+		return true
+	}
+	for {
+		if p.next() != '"' {
+			return false
 		}
-		for _, name := range fields.names {
-			if bytes.EqualFold(key, []byte(name)) {
-				return false
-			}
+		key, ok := p.key()
+		if !ok || p.next() != ':' {
+			return false
 		}
-		return p.skip()
-	})
+		p.i++
+		if !p.member(v, fields, key) {
+			return false
+		}
+		switch p.next() {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// member reads the value of key into its field of v, or skips it when v
+// has no such field.
+func (p *pageReader) member(v reflect.Value, fields *structFields, key []byte) bool {
+	if i, ok := fields.byName[string(key)]; ok {
+		return p.value(v.Field(i))
+	}
+	for _, name := range fields.names {
+		if bytes.EqualFold(key, []byte(name)) {
+			return false
+		}
+	}
+	return p.skip()
 }
 
 // array decodes into the slice's elements in place, growing it as
@@ -211,37 +241,6 @@ func (p *pageReader) integer() (int64, bool) {
 	n, err := strconv.ParseInt(string(p.b[start:j]), 10, 64)
 	p.i = j
 	return n, err == nil
-}
-
-// members reads an object's members after its '{' through its '}',
-// calling member with each key, positioned at the value.
-func (p *pageReader) members(member func(key []byte) bool) bool {
-	if p.next() == '}' {
-		p.i++
-		return true
-	}
-	for {
-		if p.next() != '"' {
-			return false
-		}
-		key, ok := p.key()
-		if !ok || p.next() != ':' {
-			return false
-		}
-		p.i++
-		if !member(key) {
-			return false
-		}
-		switch p.next() {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return true
-		default:
-			return false
-		}
-	}
 }
 
 // key reads a key made of printable ASCII without escapes.
