@@ -38,20 +38,33 @@ var flateWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-// compress renders text through a fresh deflate writer into a segment.
+// compress renders text through a fresh deflate writer into a segment
+// kept by the caller.
 func compress(render func(ew *expoWriter)) segment {
 	var out bytes.Buffer
+	s := compressInto(&out, render)
+	s.data = bytes.Clone(out.Bytes())
+	return s
+}
+
+// compressInto renders text through a fresh deflate writer into out; the
+// segment's data is out's bytes.
+func compressInto(out *bytes.Buffer, render func(ew *expoWriter)) segment {
 	fw := flateWriters.Get().(*flate.Writer)
 	defer flateWriters.Put(fw)
-	fw.Reset(&out)
+	fw.Reset(out)
 	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
-	ew := &expoWriter{w: cw, buf: make([]byte, 0, flushAt+4096)}
+	ew := newExpoWriter(cw)
 	render(ew)
 	ew.flush()
+	ew.release()
 	// Writes into a bytes.Buffer cannot fail.
 	_ = fw.Flush()
-	return segment{data: bytes.Clone(out.Bytes()), crc: cw.crc.Sum32(), size: cw.n}
+	return segment{data: out.Bytes(), crc: cw.crc.Sum32(), size: cw.n}
 }
+
+// liveBufs hold the per-scrape compressed rest until it is written.
+var liveBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 type crcWriter struct {
 	w   io.Writer
@@ -99,6 +112,13 @@ var finalBlock = []byte{0x03, 0x00}
 // writeGzip writes the exposition to w as one gzip member.
 func writeGzip(w io.Writer, views []*view, mfs []*dto.MetricFamily) error {
 	var segs []*segment
+	var live []*bytes.Buffer
+	defer func() {
+		for _, b := range live {
+			b.Reset()
+			liveBufs.Put(b)
+		}
+	}()
 	err := walk(views, mfs, func(f int) error {
 		segs = append(segs, &headerSegments()[f])
 		for _, v := range views {
@@ -109,7 +129,9 @@ func writeGzip(w io.Writer, views []*view, mfs []*dto.MetricFamily) error {
 		return nil
 	}, func(run []*dto.MetricFamily) error {
 		var err error
-		s := compress(func(ew *expoWriter) {
+		buf := liveBufs.Get().(*bytes.Buffer)
+		live = append(live, buf)
+		s := compressInto(buf, func(ew *expoWriter) {
 			for _, mf := range run {
 				if _, err = expfmt.MetricFamilyToText(ew, mf); err != nil {
 					return
