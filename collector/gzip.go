@@ -33,10 +33,30 @@ type segment struct {
 // after a poll pay for it. Exposition text shrinks about tenfold even so.
 const gzipLevel = flate.BestSpeed
 
-var flateWriters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, gzipLevel)
-	return w
-}}
+// flateWriters keeps a few deflate writers for good. Each holds about
+// 1 MiB of tables; a sync.Pool drops them at every garbage collection, and
+// at 20 gzip scrapes a second their reallocation was most of the
+// exporter's swings in memory.
+var flateWriters = make(chan *flate.Writer, 4)
+
+func getFlate(w io.Writer) *flate.Writer {
+	select {
+	case fw := <-flateWriters:
+		fw.Reset(w)
+		return fw
+	default:
+		fw, _ := flate.NewWriter(w, gzipLevel) // the level is valid
+		return fw
+	}
+}
+
+func putFlate(fw *flate.Writer) {
+	fw.Reset(io.Discard) // drop the reference to the output
+	select {
+	case flateWriters <- fw:
+	default:
+	}
+}
 
 // compress renders text through a fresh deflate writer into a segment
 // kept by the caller.
@@ -50,9 +70,8 @@ func compress(render func(ew *expoWriter)) segment {
 // compressInto renders text through a fresh deflate writer into out; the
 // segment's data is out's bytes.
 func compressInto(out *bytes.Buffer, render func(ew *expoWriter)) segment {
-	fw := flateWriters.Get().(*flate.Writer)
-	defer flateWriters.Put(fw)
-	fw.Reset(out)
+	fw := getFlate(out)
+	defer putFlate(fw)
 	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
 	ew := newExpoWriter(cw)
 	render(ew)

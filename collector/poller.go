@@ -48,6 +48,9 @@ type Poller struct {
 	stats  *stats
 	view   atomic.Pointer[view]
 	now    func() time.Time
+	// agg is the view builder's map, kept empty between polls (only the
+	// polling goroutine uses it).
+	agg map[userKey]int32
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -197,8 +200,12 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	if last := p.view.Load(); last != nil {
 		hint = len(last.users)
 	}
-	b := newViewBuilder(p.cfg.Name, lic, &p.cfg.Products, p.cfg.UsersEnabled(), hint)
+	if p.agg == nil && p.cfg.UsersEnabled() {
+		p.agg = make(map[userKey]int32, hint)
+	}
+	b := newViewBuilder(p.cfg.Name, lic, &p.cfg.Products, p.cfg.UsersEnabled(), hint, p.agg)
 	if err := p.client.EachSession(ctx, b.add); err != nil {
+		clear(p.agg)
 		return nil, 0, err
 	}
 	return b.view(), b.unknownSessions, nil

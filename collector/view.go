@@ -62,8 +62,10 @@ type productEdition struct{ product, edition string }
 // newViewBuilder starts a view of source from a poll's licenses. Sessions
 // of a license that upstream did not list are kept under product "unknown".
 // hint is the number of user series expected (the last view's), which
-// spares the aggregation its growing.
-func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.ProductFilter, users bool, hint int) *viewBuilder {
+// spares the users their growing. agg, if not nil, is an empty map to
+// aggregate in: the poller keeps it from poll to poll, so a poll does not
+// leave a map of every user series behind as garbage.
+func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.ProductFilter, users bool, hint int, agg map[userKey]int32) *viewBuilder {
 	v := &view{source: source, licenses: make([]upstream.License, 0, len(lic.Licenses))}
 	b := &viewBuilder{v: v, filter: filter, users: users, byLicense: make(map[string]int32, len(lic.Licenses))}
 	groupOf := map[productEdition]int32{}
@@ -97,7 +99,9 @@ func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.Produc
 	})
 	if users {
 		hint += hint / 8 // room for growth between polls
-		b.agg = make(map[userKey]int32, hint)
+		if b.agg = agg; b.agg == nil {
+			b.agg = make(map[userKey]int32, hint)
+		}
 		v.users = make([]userSeries, 0, hint)
 	}
 	return b
@@ -151,6 +155,7 @@ func (b *viewBuilder) view() *view {
 		return strings.Compare(a.user, b.user)
 	})
 	v.users = slices.Clip(v.users)
+	clear(b.agg) // drops the keys' strings; keeps the buckets for reuse
 	b.v, b.agg = nil, nil
 	return v
 }
