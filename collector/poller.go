@@ -189,24 +189,77 @@ func (p *Poller) Poll(ctx context.Context) error {
 	return nil
 }
 
-// read reads the licenses, then the sessions page by page into a new
+// read reads the licenses and the sessions, page by page, into a new
 // view, and counts the sessions of licenses that are not listed.
+//
+// The licenses are fetched while the first pages of sessions are: a small
+// account's poll is mostly two round trips, and this overlaps them.
+// Sessions that arrive before the licenses wait in pending. When both
+// requests fail, the licenses' error is the poll's, as when they were
+// read first.
 func (p *Poller) read(ctx context.Context) (*view, int, error) {
-	lic, err := p.client.Licenses(ctx)
-	if err != nil {
-		return nil, 0, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type licenses struct {
+		snap *upstream.Snapshot
+		err  error
 	}
-	hint := 0
-	if last := p.view.Load(); last != nil {
-		hint = len(last.users)
+	licc := make(chan licenses, 1)
+	go func() {
+		snap, err := p.client.Licenses(ctx)
+		if err != nil {
+			cancel() // the poll has failed; stop reading sessions
+		}
+		licc <- licenses{snap, err}
+	}()
+
+	var (
+		b       *viewBuilder
+		licErr  error
+		got     bool
+		pending []upstream.Session
+	)
+	start := func(r licenses) {
+		got = true
+		if licErr = r.err; licErr != nil {
+			return
+		}
+		hint := 0
+		if last := p.view.Load(); last != nil {
+			hint = len(last.users)
+		}
+		if p.agg == nil && p.cfg.UsersEnabled() {
+			p.agg = make(map[userKey]int32, hint)
+		}
+		b = newViewBuilder(p.cfg.Name, r.snap, &p.cfg.Products, p.cfg.UsersEnabled(), hint, p.agg)
+		for i := range pending {
+			b.add(&pending[i])
+		}
+		pending = nil
 	}
-	if p.agg == nil && p.cfg.UsersEnabled() {
-		p.agg = make(map[userKey]int32, hint)
+	err := p.client.EachSession(ctx, func(s *upstream.Session) {
+		if !got {
+			select {
+			case r := <-licc:
+				start(r)
+			default:
+				pending = append(pending, *s)
+				return
+			}
+		}
+		if b != nil {
+			b.add(s)
+		}
+	})
+	if !got {
+		start(<-licc) // also waits for the goroutine
 	}
-	b := newViewBuilder(p.cfg.Name, lic, &p.cfg.Products, p.cfg.UsersEnabled(), hint, p.agg)
-	if err := p.client.EachSession(ctx, b.add); err != nil {
+	if licErr == nil {
+		licErr = err
+	}
+	if licErr != nil {
 		clear(p.agg)
-		return nil, 0, err
+		return nil, 0, licErr
 	}
 	return b.view(), b.unknownSessions, nil
 }

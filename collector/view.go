@@ -122,9 +122,11 @@ func (b *viewBuilder) add(s *upstream.Session) {
 	idx, ok := b.agg[k]
 	if !ok {
 		idx = int32(len(b.v.users))
-		b.agg[k] = idx
 		pe := b.groups[g]
-		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, user: s.User, host: s.Host, oldestStart: start})
+		// Cloned: the session's strings share its page's memory.
+		user, host := strings.Clone(s.User), strings.Clone(s.Host)
+		b.agg[userKey{group: g, user: user, host: host}] = idx
+		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, user: user, host: host, oldestStart: start})
 	}
 	u := &b.v.users[idx]
 	u.sessions++

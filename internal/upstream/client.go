@@ -240,6 +240,9 @@ func (c *Client) readBody(body io.ReadCloser, buf *bytes.Buffer) error {
 	return err
 }
 
+// pageDocs reuses the decoded page, a thousand sessions, across polls.
+var pageDocs = sync.Pool{New: func() any { return new(SessionsDoc) }}
+
 // bodyBufs reuses body buffers across pages and polls.
 var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -327,7 +330,13 @@ func licensesFromDoc(op string, doc *LicensesDoc) (*Snapshot, error) {
 // Sessions reads every page of GET {base}/sessions and validates them.
 func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 	var all []Session
-	err := c.EachSession(ctx, func(s *Session) { all = append(all, *s) })
+	err := c.EachSession(ctx, func(s *Session) {
+		// Cloned, so the sessions kept do not keep every page alive.
+		d := *s
+		d.ID, d.LicenseID, d.User = strings.Clone(d.ID), strings.Clone(d.LicenseID), strings.Clone(d.User)
+		d.DisplayName, d.Host = strings.Clone(d.DisplayName), strings.Clone(d.Host)
+		all = append(all, d)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +348,8 @@ func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 
 // EachSession reads every page of GET {base}/sessions, validates each
 // session and hands it to visit, keeping none: a poll of 200,000 sessions
-// then holds one page at a time. s is only valid during the call. When
+// then holds one page at a time. s is only valid during the call, and its
+// strings share their page's memory: clone those kept long. When
 // EachSession fails, visit may have seen part of the sessions already.
 func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error {
 	var (
@@ -352,9 +362,14 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 		// The set takes an eighth of the memory of the ids themselves.
 		seed = maphash.MakeSeed()
 		ids  = map[uint64]struct{}{}
-		doc  SessionsDoc
+		doc  = pageDocs.Get().(*SessionsDoc)
 		s    Session
 	)
+	defer func() {
+		clear(doc.Sessions[:cap(doc.Sessions)])
+		*doc = SessionsDoc{Sessions: doc.Sessions[:0]}
+		pageDocs.Put(doc)
+	}()
 	for page := 1; ; page++ {
 		op := "GET sessions page " + strconv.Itoa(page)
 		if page > maxPages {
@@ -372,8 +387,8 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 		// would leave fields of a longer previous page where this one
 		// omits them, so they are cleared first.
 		clear(doc.Sessions[:cap(doc.Sessions)])
-		doc = SessionsDoc{Sessions: doc.Sessions[:0]}
-		if err := c.decode(op, body, &doc); err != nil {
+		*doc = SessionsDoc{Sessions: doc.Sessions[:0]}
+		if err := c.decode(op, body, doc); err != nil {
 			return err
 		}
 		if doc.Sessions == nil {
