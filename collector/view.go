@@ -123,10 +123,8 @@ func (b *viewBuilder) add(s *upstream.Session) {
 	if !ok {
 		idx = int32(len(b.v.users))
 		pe := b.groups[g]
-		// Cloned: the session's strings share its page's memory.
-		user, host := strings.Clone(s.User), strings.Clone(s.Host)
-		b.agg[userKey{group: g, user: user, host: host}] = idx
-		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, user: user, host: host, oldestStart: start})
+		b.agg[k] = idx
+		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, user: s.User, host: s.Host, oldestStart: start})
 	}
 	u := &b.v.users[idx]
 	u.sessions++

@@ -25,13 +25,9 @@ import (
 
 // fastDecode decodes data into v (a pointer to a wire type) exactly as
 // json.Unmarshal does.
-//
-// The strings it returns are cut from one copy of data, which saves an
-// allocation for each of them (most of a page's) but keeps the whole copy
-// alive while any of them is: clone what is kept long.
 func fastDecode(data []byte, v any) error {
 	rv := reflect.ValueOf(v).Elem()
-	p := pageReader{b: data, src: string(data)}
+	p := pageReader{b: data}
 	if p.value(rv) {
 		p.space()
 		if p.i == len(data) {
@@ -71,9 +67,8 @@ func fieldsOf(t reflect.Type) *structFields {
 // pageReader reads one document. Each method returns false where the
 // input leaves the common shape.
 type pageReader struct {
-	b   []byte
-	src string // b as a string, which plain strings are cut from
-	i   int
+	b []byte
+	i int
 }
 
 func (p *pageReader) space() {
@@ -280,9 +275,10 @@ func (p *pageReader) str() (string, bool) {
 	for j := start; j < len(p.b); j++ {
 		switch c := p.b[j]; {
 		case c == '"':
+			raw := p.b[start:j]
 			p.i = j + 1
-			if plain || utf8.Valid(p.b[start:j]) {
-				return p.src[start:j], true
+			if plain || utf8.Valid(raw) {
+				return string(raw), true
 			}
 			return unquote(p.b[start-1 : j+1])
 		case c == '\\':
