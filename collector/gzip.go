@@ -59,13 +59,21 @@ func putFlate(fw *flate.Writer) {
 }
 
 // compress renders text through a fresh deflate writer into a segment
-// kept by the caller.
-func compress(render func(ew *expoWriter)) segment {
+// kept by the caller. sizeHint, the expected compressed size, spares the
+// output its doublings, most of the garbage a view's compression made.
+func compress(sizeHint int, render func(ew *expoWriter)) segment {
 	var out bytes.Buffer
+	out.Grow(sizeHint)
 	s := compressInto(&out, render)
-	s.data = bytes.Clone(out.Bytes())
+	if cap(s.data) > len(s.data)+len(s.data)/4 {
+		s.data = bytes.Clone(s.data) // do not keep much unused room
+	}
 	return s
 }
+
+// bytesPerSeries estimates the compressed size of one series' line: the
+// text is about 110 bytes and deflate's fastest level keeps about 1/10.
+const bytesPerSeries = 12
 
 // compressInto renders text through a fresh deflate writer into out; the
 // segment's data is out's bytes.
@@ -104,7 +112,7 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 var headerSegments = sync.OnceValue(func() *[numFamilies]segment {
 	var hs [numFamilies]segment
 	for f := range hs {
-		hs[f] = compress(func(ew *expoWriter) { ew.buf = appendHeader(ew.buf, f) })
+		hs[f] = compress(0, func(ew *expoWriter) { ew.buf = appendHeader(ew.buf, f) })
 	}
 	return &hs
 })
@@ -114,8 +122,8 @@ var headerSegments = sync.OnceValue(func() *[numFamilies]segment {
 func (v *view) gzipped() *[numFamilies]segment {
 	v.gzOnce.Do(func() {
 		for f := range numFamilies {
-			if v.count(f) > 0 {
-				v.gz[f] = compress(func(ew *expoWriter) { v.render(ew, f) })
+			if n := v.count(f); n > 0 {
+				v.gz[f] = compress(n*bytesPerSeries, func(ew *expoWriter) { v.render(ew, f) })
 			}
 		}
 	})
