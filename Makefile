@@ -94,6 +94,16 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
 	done
 
+# Benchmarks of a poll and a scrape on the small, large and huge tiers next
+# to their floors, as ratios, and the huge-tier exporter's peak RSS; fails
+# when a budget breaks. About 4 minutes; not part of make test.
+bench: build
+	$(GO) test -tags bench -run TestReport -v -count=1 -timeout 20m ./internal/bench
+
+# 10 minutes of scrapes, churn and faults; not part of make test.
+soak: build
+	$(GO) test -tags soak -run TestSoak -v -count=1 -timeout 20m ./e2e
+
 # Regenerates dashboards/*.json from tools/dashboards; tests fail on drift.
 dashboards:
 	cd tools && $(GO) run ./dashboards/cmd/dashgen -out ../dashboards
