@@ -48,9 +48,10 @@ type Poller struct {
 	stats  *stats
 	view   atomic.Pointer[view]
 	now    func() time.Time
-	// agg is the view builder's map, kept empty between polls (only the
-	// polling goroutine uses it).
-	agg map[userKey]int32
+	// agg is the view builder's map, kept empty between polls; failing
+	// says the last poll failed. Only the polling goroutine uses them.
+	agg     map[userKey]int32
+	failing bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -155,6 +156,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 	start := p.now()
 	v, unknown, err := p.read(ctx)
 	took := p.now().Sub(start)
+	p.failing = err != nil
 	if err == nil {
 		p.view.Store(v)
 		if unknown > 0 {
@@ -192,11 +194,12 @@ func (p *Poller) Poll(ctx context.Context) error {
 // read reads the licenses and the sessions, page by page, into a new
 // view, and counts the sessions of licenses that are not listed.
 //
-// The licenses are fetched while the first pages of sessions are: a small
-// account's poll is mostly two round trips, and this overlaps them.
-// Sessions that arrive before the licenses wait in pending. When both
-// requests fail, the licenses' error is the poll's, as when they were
-// read first.
+// While upstream answers, the licenses are fetched while the first pages
+// of sessions are: a small account's poll is mostly two round trips, and
+// this overlaps them. Sessions that arrive before the licenses wait in
+// pending. After a failed poll the two are read one after the other, so a
+// struggling upstream is not sent two requests at once. When both fail,
+// the licenses' error is the poll's, as when they were read first.
 func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -205,13 +208,13 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 		err  error
 	}
 	licc := make(chan licenses, 1)
-	go func() {
+	fetch := func() {
 		snap, err := p.client.Licenses(ctx)
 		if err != nil {
 			cancel() // the poll has failed; stop reading sessions
 		}
 		licc <- licenses{snap, err}
-	}()
+	}
 
 	var (
 		b       *viewBuilder
@@ -236,6 +239,14 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 			b.add(&pending[i])
 		}
 		pending = nil
+	}
+	if p.failing {
+		fetch()
+		if start(<-licc); licErr != nil {
+			return nil, 0, licErr
+		}
+	} else {
+		go fetch()
 	}
 	err := p.client.EachSession(ctx, func(s *upstream.Session) {
 		if !got {
