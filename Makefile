@@ -51,9 +51,10 @@ run: build
 	@./deploy/run-demo.sh $(BIN)
 
 lint:
-	@echo ">> go vet"; $(GO) vet ./... && (cd tools && $(GO) vet ./...) && (cd tools/deploycheck && $(GO) vet ./...)
+	@echo ">> go vet"; $(GO) vet ./... && $(GO) vet -tags bench,soak ./internal/bench ./e2e \
+		&& (cd tools && $(GO) vet ./...) && (cd tools/deploycheck && $(GO) vet ./...)
 	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags bench,soak ./...
 	@cd tools && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 test: deps lint build rules unit fuzz-seeds tools-test deploy-test
@@ -78,6 +79,7 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./internal/upstream:FuzzDecodeLicenses ./internal/upstream:FuzzDecodeSessions \
+	./internal/upstream:FuzzDecodeMatchesStdlib \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies
