@@ -13,36 +13,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/simulator"
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/internal/upstream"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
 	base   string // http://addr
-	stderr *syncBuffer
+	stderr *testenv.LockedBuffer
 	stop   func() int
 }
 
@@ -50,7 +32,7 @@ type running struct {
 func runInProcess(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &testenv.LockedBuffer{}
 	addrc := make(chan net.Addr, 1)
 	done := make(chan int, 1)
 	go func() {
@@ -177,7 +159,7 @@ func TestBadFlags(t *testing.T) {
 		{"--token-file=/nonexistent/token"}, {"--api-key-file=" + empty}, {"--fault=explode"},
 		{`--fault={"kind":"latency","latency":"x"}`}, {"--web.listen-address=256.0.0.1:1"}, {"--no-such-flag"},
 	} {
-		var stderr syncBuffer
+		var stderr testenv.LockedBuffer
 		code := run(context.Background(), args, io.Discard, &stderr, func(net.Addr) { t.Errorf("%v: started", args) })
 		if code == 0 {
 			t.Errorf("%v: exit 0", args)

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/internal/upstream"
 )
 
@@ -178,31 +178,13 @@ func (f *fakeUpstream) has(id string) bool {
 	return false
 }
 
-// syncBuffer collects a writer's output safely across goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testSidecar is a Server behind exporter-toolkit's web.Serve on a
 // loopback port: basic auth is checked by the real toolkit.
 type testSidecar struct {
 	*Server
 	URL   string
-	audit *syncBuffer
-	logs  *syncBuffer
+	audit *testenv.LockedBuffer
+	logs  *testenv.LockedBuffer
 	dir   string
 }
 
@@ -272,7 +254,7 @@ func startSidecar(t *testing.T, up *fakeUpstream, extra string, basicAuth bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testSidecar{audit: &syncBuffer{}, logs: &syncBuffer{}, dir: dir}
+	ts := &testSidecar{audit: &testenv.LockedBuffer{}, logs: &testenv.LockedBuffer{}, dir: dir}
 	logger := slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts.Server, err = New(cfg, Options{WebConfigFile: webCfg, Logger: logger, Stdout: ts.audit, Now: func() time.Time { return testNow }, UserAgent: "license_sidecar/test"})
 	if err != nil {

@@ -123,23 +123,25 @@ type Process struct {
 	Name string
 	Addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *LockedBuffer
 	done chan struct{}
 	err  error
 }
 
-type syncBuffer struct {
+// LockedBuffer is a goroutine-safe buffer, for a process's or a logger's
+// output that a test reads while it is written.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *LockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *LockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -149,7 +151,7 @@ func (s *syncBuffer) String() string {
 // (SIGTERM, then SIGKILL after 10s) when the test ends.
 func Start(t testing.TB, addr, path string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Name: filepath.Base(path), Addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{Name: filepath.Base(path), Addr: addr, out: &LockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
