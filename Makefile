@@ -18,7 +18,6 @@ LDFLAGS := -s -w \
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 PROGRAMS := license_exporter license_sidecar license_simulator
 STATICCHECK_VERSION := v0.8.2
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium systemd
 export LICENSE_MONITOR_BIN := $(abspath $(BIN))
 
 .PHONY: all build run test lint deps rules unit fuzz fuzz-seeds tools-test deploy-test deploy-generate docker install bench soak dashboards clean
@@ -41,7 +40,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo ">> installing Debian packages:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing </dev/null || exit 1; \
+		apt-get update -q && apt-get install -y -q $$missing </dev/null || exit 1; \
 	fi
 	@$(GO) mod download
 	@cd tools && $(GO) mod download
