@@ -434,34 +434,30 @@ func Get(t testing.TB, url string) (int, string) {
 // are referenced by the config itself) and waits until it is ready.
 func StartPrometheus(t testing.TB, configYAML string) *Process {
 	t.Helper()
-	bin := RequireTool(t, "prometheus")
-	cfg := WriteFile(t, "prometheus.yml", configYAML)
-	addr := FreeAddr(t)
-	p := Start(t, addr, bin,
-		"--config.file="+cfg,
-		"--storage.tsdb.path="+t.TempDir(),
-		"--web.listen-address="+addr,
-		"--web.enable-lifecycle",
-		"--log.level=warn",
-	)
-	WaitHTTP(t, p, p.URL("/-/ready"), 60*time.Second)
-	return p
+	return startTool(t, "prometheus", "prometheus.yml", configYAML,
+		"--storage.tsdb.path="+t.TempDir(), "--web.enable-lifecycle")
 }
 
 // StartAlertmanager starts Debian's alertmanager with configYAML, without
 // clustering, and waits until it is ready.
 func StartAlertmanager(t testing.TB, configYAML string) *Process {
 	t.Helper()
-	bin := RequireTool(t, "prometheus-alertmanager")
-	cfg := WriteFile(t, "alertmanager.yml", configYAML)
+	return startTool(t, "prometheus-alertmanager", "alertmanager.yml", configYAML,
+		"--storage.path="+t.TempDir(), "--cluster.listen-address=")
+}
+
+// startTool runs one of Debian's Prometheus tools with configYAML on a free
+// port, quiet but for warnings, and waits for its /-/ready.
+func startTool(t testing.TB, tool, configName, configYAML string, args ...string) *Process {
+	t.Helper()
+	bin := RequireTool(t, tool)
+	cfg := WriteFile(t, configName, configYAML)
 	addr := FreeAddr(t)
-	p := Start(t, addr, bin,
-		"--config.file="+cfg,
-		"--storage.path="+t.TempDir(),
-		"--web.listen-address="+addr,
-		"--cluster.listen-address=",
+	p := Start(t, addr, bin, append([]string{
+		"--config.file=" + cfg,
+		"--web.listen-address=" + addr,
 		"--log.level=warn",
-	)
+	}, args...)...)
 	WaitHTTP(t, p, p.URL("/-/ready"), 60*time.Second)
 	return p
 }
