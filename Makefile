@@ -47,7 +47,7 @@ deps:
 	@cd tools/deploycheck && $(GO) mod download
 
 run: build
-	@./deploy/run-demo.sh $(BIN)
+	@DEMO_NOW=$(DEMO_NOW) ./deploy/run-demo.sh $(BIN)
 
 lint:
 	@echo ">> go vet"; $(GO) vet ./... && $(GO) vet -tags bench,soak ./internal/bench ./e2e \

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# make run: the simulator, the exporter and (when built) the sidecar on
-# their default ports, until Ctrl-C.
+# make run: the simulator, the exporter and (when built) the sidecar, until
+# Ctrl-C. The simulated account shows a working day at any hour: its clock
+# starts at the most recent weekday 10:30 (UTC) at or before DEMO_NOW (an
+# RFC 3339 time; default the real clock) and runs at real speed from there.
+# DEMO_SIMULATOR_PORT, DEMO_EXPORTER_PORT and DEMO_SIDECAR_PORT move the
+# programs off their default ports (9850, 9848, 9849).
 set -euo pipefail
 bin=${1:-bin}
 cd "$(dirname "$0")/.."
+sim_port=${DEMO_SIMULATOR_PORT:-9850}
+exporter_port=${DEMO_EXPORTER_PORT:-9848}
+sidecar_port=${DEMO_SIDECAR_PORT:-9849}
 pids=()
+tmp=$(mktemp -d)
 stop() {
 	trap - INT TERM EXIT
 	echo
 	echo "stopping..."
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	rm -rf "$tmp"
 }
 trap stop INT TERM EXIT
 
@@ -24,33 +33,44 @@ wait_ready() { # url name pid [curl options]
 	exit 1
 }
 
-"$bin/license_simulator" --web.listen-address=127.0.0.1:9850 --speed=1 &
-pids+=($!)
-wait_ready http://127.0.0.1:9850/-/healthy license_simulator "${pids[-1]}"
+# The committed configs name the simulator's default address.
+for f in deploy/demo/license_exporter.yml deploy/sidecar/license_sidecar.yml; do
+	sed "s/127\.0\.0\.1:9850/127.0.0.1:$sim_port/g" "$f" >"$tmp/$(basename "$f")"
+done
 
-"$bin/license_exporter" --config.file=deploy/demo/license_exporter.yml --web.listen-address=:9848 &
+"$bin/license_simulator" --web.listen-address="127.0.0.1:$sim_port" --speed=1 \
+	--start-time=weekday-10:30 ${DEMO_NOW:+--now="$DEMO_NOW"} &
 pids+=($!)
-wait_ready http://127.0.0.1:9848/-/ready license_exporter "${pids[-1]}"
+wait_ready "http://127.0.0.1:$sim_port/-/healthy" license_simulator "${pids[-1]}"
+sim_time=$(curl -fsS "http://127.0.0.1:$sim_port/-/control" | sed -n 's/.*"sim_time":"\([^"]*\)".*/\1/p')
+
+"$bin/license_exporter" --config.file="$tmp/license_exporter.yml" \
+	--web.listen-address=":$exporter_port" &
+pids+=($!)
+wait_ready "http://127.0.0.1:$exporter_port/-/ready" license_exporter "${pids[-1]}"
 
 sidecar_msg=""
 if [ -x "$bin/license_sidecar" ] && [ -f deploy/sidecar/license_sidecar.yml ]; then
-	"$bin/license_sidecar" --config.file=deploy/sidecar/license_sidecar.yml \
-		--web.config.file=deploy/sidecar/web-config.yml --web.listen-address=:9849 &
+	"$bin/license_sidecar" --config.file="$tmp/license_sidecar.yml" \
+		--web.config.file=deploy/sidecar/web-config.yml --web.listen-address=":$sidecar_port" &
 	pids+=($!)
-		# Basic auth covers every path of the sidecar, its probes too.
-	wait_ready http://127.0.0.1:9849/-/ready license_sidecar "${pids[-1]}" -u admin:demo-admin-pass
-	sidecar_msg="  sidecar (monitor page): http://localhost:9849/
+	# Basic auth covers every path of the sidecar, its probes too.
+	wait_ready "http://127.0.0.1:$sidecar_port/-/ready" license_sidecar "${pids[-1]}" -u admin:demo-admin-pass
+	sidecar_msg="  sidecar (monitor page): http://localhost:$sidecar_port/
 $(sed -n 's/^#users: //p' deploy/sidecar/web-config.yml)"
 fi
 
 cat <<MSG
 
 License Monitor demo is running:
-  simulator (upstream API): http://127.0.0.1:9850/api/license-monitor/v1/licenses
-  simulator control:        http://127.0.0.1:9850/-/control
-  exporter metrics:         http://localhost:9848/metrics
-  exporter landing page:    http://localhost:9848/
+  simulator (upstream API): http://127.0.0.1:$sim_port/api/license-monitor/v1/licenses
+  simulator control:        http://127.0.0.1:$sim_port/-/control
+  exporter metrics:         http://localhost:$exporter_port/metrics
+  exporter landing page:    http://localhost:$exporter_port/
 $sidecar_msg
+Demo clock: the simulated account started at $sim_time (the most recent
+weekday 10:30 UTC) and runs at real speed; set DEMO_NOW=<RFC 3339> to
+start from another moment.
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}"

@@ -51,7 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	listen := app.Flag("web.listen-address", "Address to listen on.").Default("127.0.0.1:9850").String()
 	seed := app.Flag("seed", "Seed of the account and the event stream.").Default("1").Int64()
 	speed := app.Flag("speed", "How many times faster than real time the simulated clock runs.").Default("1").Float64()
-	startTime := app.Flag("start-time", "Start of the simulated clock, RFC 3339 (default: now).").String()
+	startTime := app.Flag("start-time", "Start of the simulated clock: RFC 3339, or "+simulator.WeekdayPrefix+
+		"HH:MM for the most recent weekday HH:MM at or before --now in --timezone (default: now).").String()
+	nowFlag := app.Flag("now", "The moment a relative --start-time counts back from, RFC 3339 (default: the real clock); "+
+		"not later than the real clock, so no session starts in the future.").String()
 	scale := app.Flag("scale", "Account: demo, or a benchmark tier (small, large, huge).").Default("demo").Enum("demo", "small", "large", "huge")
 	var churnSet bool
 	churn := app.Flag("churn", "Sessions come and go (default: on for demo, off for the tiers).").IsSetByUser(&churnSet).Bool()
@@ -72,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	logger := promslog.New(logCfg)
 
-	opts, fault, err := options(*seed, *speed, *startTime, simulator.Tier(*scale), *churn, churnSet, *tokenFile, *keyFile, *faultFlag, *timezone)
+	opts, fault, err := options(*seed, *speed, *startTime, *nowFlag, time.Now(), simulator.Tier(*scale), *churn, churnSet, *tokenFile, *keyFile, *faultFlag, *timezone)
 	if err != nil {
 		logger.Error("bad flags", "err", err)
 		return 2
@@ -135,7 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 }
 
 // options turns the flags into simulator options and the initial fault.
-func options(seed int64, speed float64, startTime string, tier simulator.Tier, churn, churnSet bool,
+// realNow is the real clock, passed in so tests can pin it.
+func options(seed int64, speed float64, startTime, nowFlag string, realNow time.Time, tier simulator.Tier, churn, churnSet bool,
 	tokenFile, keyFile, faultFlag, timezone string) (simulator.Options, simulator.Fault, error) {
 	opts := simulator.Options{Tier: tier, Seed: seed, Speed: speed, Churn: churn}
 	if !churnSet {
@@ -144,18 +148,28 @@ func options(seed int64, speed float64, startTime string, tier simulator.Tier, c
 	if !(speed > 0) {
 		return opts, simulator.Fault{}, fmt.Errorf("--speed must be positive, not %v", speed)
 	}
-	if startTime != "" {
-		t, err := time.Parse(time.RFC3339, startTime)
-		if err != nil {
-			return opts, simulator.Fault{}, fmt.Errorf("--start-time: %w", err)
-		}
-		opts.Start = t
-	}
 	loc, err := time.LoadLocation(timezone)
 	if err != nil {
 		return opts, simulator.Fault{}, fmt.Errorf("--timezone: %w", err)
 	}
 	opts.Location = loc
+	now := realNow
+	if nowFlag != "" {
+		if now, err = time.Parse(time.RFC3339, nowFlag); err != nil {
+			return opts, simulator.Fault{}, fmt.Errorf("--now: %q is not RFC 3339 (2026-12-01T03:00:00Z)", nowFlag)
+		}
+		if now.After(realNow) {
+			return opts, simulator.Fault{}, fmt.Errorf("--now %s is later than the real clock (%s): sessions would start in the future",
+				now.Format(time.RFC3339), realNow.UTC().Format(time.RFC3339))
+		}
+	}
+	if startTime != "" {
+		if opts.Start, err = simulator.ParseStart(startTime, now, loc); err != nil {
+			return opts, simulator.Fault{}, fmt.Errorf("--start-time: %w", err)
+		}
+	} else if nowFlag != "" {
+		opts.Start = now
+	}
 	if opts.Token, err = readSecret(tokenFile, "--token-file"); err != nil {
 		return opts, simulator.Fault{}, err
 	}

@@ -36,7 +36,7 @@ func runInProcess(t *testing.T, args ...string) *running {
 	addrc := make(chan net.Addr, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"--web.listen-address=127.0.0.1:0"}, args...), io.Discard, stderr, func(a net.Addr) { addrc <- a })
+		done <- run(ctx, append([]string{"--web.listen-address=127.0.0.1:0"}, testenv.PinStart(args)...), io.Discard, stderr, func(a net.Addr) { addrc <- a })
 	}()
 	var r *running
 	select {
@@ -145,17 +145,53 @@ func TestChurnDefaults(t *testing.T) {
 		if set {
 			churn = c.args[1] == "--churn"
 		}
-		opts, _, err := options(1, 1, "", tier, churn, set, "", "", "", "UTC")
+		opts, _, err := options(1, 1, "", "", time.Now(), tier, churn, set, "", "", "", "UTC")
 		if err != nil || opts.Churn != c.want {
 			t.Errorf("%v: churn %v, %v", c.args, opts.Churn, err)
 		}
 	}
 }
 
+// The demo's clock: a relative start counts back from --now (or the real
+// clock) in the account's zone, and --now may not lie in the future.
+func TestStartTimeAndNow(t *testing.T) {
+	real := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC) // a Wednesday
+	cases := []struct {
+		start, now, zone, want string
+	}{
+		{"", "", "UTC", ""}, // zero: the simulator takes the real clock
+		{"weekday-10:30", "", "UTC", "2026-12-01T10:30:00Z"},
+		{"weekday-10:30", "2026-12-02T03:00:00Z", "UTC", "2026-12-01T10:30:00Z"},
+		{"weekday-10:30", "2026-11-29T03:00:00Z", "UTC", "2026-11-27T10:30:00Z"}, // a Sunday
+		{"weekday-10:30", "2026-12-02T03:00:00Z", "Asia/Tokyo", "2026-12-02T01:30:00Z"},
+		{"", "2026-12-02T03:00:00Z", "UTC", "2026-12-02T03:00:00Z"},
+		{"2026-06-01T12:00:00Z", "2026-12-02T03:00:00Z", "UTC", "2026-06-01T12:00:00Z"},
+	}
+	for _, c := range cases {
+		opts, _, err := options(1, 1, c.start, c.now, real, simulator.TierDemo, false, false, "", "", "", c.zone)
+		if err != nil {
+			t.Errorf("start %q now %q: %v", c.start, c.now, err)
+			continue
+		}
+		got := ""
+		if !opts.Start.IsZero() {
+			got = opts.Start.UTC().Format(time.RFC3339)
+		}
+		if got != c.want {
+			t.Errorf("start %q now %q in %s: %q, want %q", c.start, c.now, c.zone, got, c.want)
+		}
+	}
+	_, _, err := options(1, 1, "weekday-10:30", "2026-12-02T07:00:01Z", real, simulator.TierDemo, false, false, "", "", "", "UTC")
+	if err == nil || !strings.Contains(err.Error(), "later than the real clock") {
+		t.Errorf("--now a second in the future: %v", err)
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	empty := writeFile(t, "empty", " \n")
 	for _, args := range [][]string{
-		{"--scale=giant"}, {"--start-time=yesterday"}, {"--speed=0"}, {"--speed=-2"}, {"--timezone=Mars/Olympus"},
+		{"--scale=giant"}, {"--start-time=yesterday"}, {"--start-time=weekday-9am"}, {"--now=3am"},
+		{"--now=2999-01-01T00:00:00Z", "--start-time=weekday-10:30"}, {"--speed=0"}, {"--speed=-2"}, {"--timezone=Mars/Olympus"},
 		{"--token-file=/nonexistent/token"}, {"--api-key-file=" + empty}, {"--fault=explode"},
 		{`--fault={"kind":"latency","latency":"x"}`}, {"--web.listen-address=256.0.0.1:1"}, {"--no-such-flag"},
 	} {
@@ -200,7 +236,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "--web.listen-address=127.0.0.1:0", "--fault=hang", "--scale=small")
+	cmd := exec.Command(bin, "--web.listen-address=127.0.0.1:0", "--fault=hang", "--scale=small", testenv.DefaultStart)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/license-monitor/license-monitor/internal/simulator"
 	"github.com/license-monitor/license-monitor/internal/upstream"
 )
 
@@ -275,11 +276,30 @@ type Simulator struct {
 	BaseURL string
 }
 
-// StartSimulator starts license_simulator on a free port with args.
+// DefaultStart pins a test simulator's clock to a busy working moment, the
+// most recent weekday 09:00 in the account's zone, so a test sees the same
+// kind of account at any hour it runs. Not a fixed date: expiry dates are
+// set relative to the start, and the exporter compares them with its clock.
+const DefaultStart = "--start-time=" + simulator.WeekdayPrefix + "09:00"
+
+// PinStart returns args with DefaultStart first, unless they set
+// --start-time themselves (a test that needs night, a weekend or a month
+// end says so).
+func PinStart(args []string) []string {
+	for _, a := range args {
+		if strings.HasPrefix(a, "--start-time=") || a == "--start-time" {
+			return args
+		}
+	}
+	return append([]string{DefaultStart}, args...)
+}
+
+// StartSimulator starts license_simulator on a free port with args; its
+// clock starts at DefaultStart unless args say otherwise.
 func StartSimulator(t testing.TB, args ...string) *Simulator {
 	t.Helper()
 	addr := FreeAddr(t)
-	p := Start(t, addr, Binary(t, "license_simulator"), append([]string{"--web.listen-address=" + addr}, args...)...)
+	p := Start(t, addr, Binary(t, "license_simulator"), append([]string{"--web.listen-address=" + addr}, PinStart(args)...)...)
 	WaitHTTP(t, p, p.URL("/-/healthy"), 30*time.Second)
 	return &Simulator{Process: p, BaseURL: p.URL("/api/license-monitor/v1")}
 }
