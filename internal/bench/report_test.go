@@ -5,11 +5,13 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,16 +28,12 @@ const (
 	maxPeakRSS = 300 << 20
 )
 
-// rounds: each measure and its floor run alternately this many times and
-// the fastest of each counts, so a burst of load from elsewhere on the
-// machine does not decide a ratio. The huge tier's runs take seconds each,
-// and their noise is relatively smaller, so it gets fewer.
-func rounds(tier simulator.Tier) int {
-	if tier == simulator.TierHuge {
-		return 3
-	}
-	return 5
-}
+// rounds: each measure and its floor run alternately this many times, in
+// turns (measure first in one round, floor first in the next), and each
+// round gives a ratio. The median ratio is judged, so a burst of load from
+// elsewhere on the machine, which slows one round, does not decide it; the
+// spread across the rounds is reported beside it.
+const rounds = 5
 
 type result struct {
 	ns, allocs, bytes float64
@@ -81,10 +79,12 @@ type pair struct {
 	measure, floor func(*testing.B)
 }
 
+// row is one measure of one tier: the median round's figures and the
+// median, least and greatest ratio over the rounds.
 type row struct {
-	tier, name     string
-	measure, floor result
-	ratio          float64
+	tier, name                string
+	measure, floor            result
+	ratio, minRatio, maxRatio float64
 }
 
 // TestReport is `make bench`: every tier's poll and scrape next to their
@@ -96,17 +96,18 @@ func TestReport(t *testing.T) {
 	for _, tier := range Tiers {
 		rows = append(rows, measureTier(t, tier)...)
 	}
-	fmt.Printf("\n%-6s %-12s %12s %10s %12s | %12s %10s %12s | %6s\n", "tier", "measure", "time/op", "allocs/op", "bytes/op", "floor time", "allocs/op", "bytes/op", "ratio")
-	fmt.Println(strings.Repeat("-", 112))
+	fmt.Printf("\n%-6s %-12s %12s %10s %12s | %12s %10s %12s | %6s %13s\n", "tier", "measure", "time/op", "allocs/op", "bytes/op", "floor time", "allocs/op", "bytes/op", "ratio", "spread")
+	fmt.Println(strings.Repeat("-", 126))
 	failed := false
 	for _, r := range rows {
 		mark := ""
 		if r.ratio > maxRatio {
 			mark, failed = "  OVER BUDGET", true
 		}
-		fmt.Printf("%-6s %-12s %s | %s | %5.2fx%s\n", r.tier, r.name, r.measure, r.floor, r.ratio, mark)
+		fmt.Printf("%-6s %-12s %s | %s | %5.2fx %5.2f–%5.2fx%s\n", r.tier, r.name, r.measure, r.floor, r.ratio, r.minRatio, r.maxRatio, mark)
 	}
-	fmt.Printf("budget: each ratio at most %.1fx\n\n", maxRatio)
+	fmt.Printf("ratio: the median over %d interleaved rounds of measure/floor (time/op); spread: the least and greatest round\n", rounds)
+	fmt.Printf("budget: each median ratio at most %.1fx\n\n", maxRatio)
 
 	peak, series := peakRSS(t)
 	mark := ""
@@ -159,19 +160,30 @@ func measureTier(t *testing.T, tier simulator.Tier) []row {
 	}
 	var rows []row
 	for _, p := range pairs {
-		var m, f result
-		for range rounds(tier) {
-			if r := run(p.measure); m.ns == 0 || r.ns < m.ns {
-				m = r
-			}
-			if r := run(p.floor); f.ns == 0 || r.ns < f.ns {
-				f = r
-			}
+		type round struct {
+			measure, floor result
+			ratio          float64
 		}
-		if m.ns == 0 || f.ns == 0 {
-			t.Fatalf("%s %s: a benchmark failed", tier, p.name)
+		rs := make([]round, 0, rounds)
+		for i := range rounds {
+			var r round
+			// Alternate which goes first, so a drift in the machine's
+			// state during a round is paid by each side in turn.
+			if i%2 == 0 {
+				r.measure, r.floor = run(p.measure), run(p.floor)
+			} else {
+				r.floor, r.measure = run(p.floor), run(p.measure)
+			}
+			if r.measure.ns == 0 || r.floor.ns == 0 {
+				t.Fatalf("%s %s: a benchmark failed", tier, p.name)
+			}
+			r.ratio = r.measure.ns / r.floor.ns
+			rs = append(rs, r)
 		}
-		rows = append(rows, row{tier: string(tier), name: p.name, measure: m, floor: f, ratio: m.ns / f.ns})
+		slices.SortFunc(rs, func(a, b round) int { return cmp.Compare(a.ratio, b.ratio) })
+		med := rs[len(rs)/2]
+		rows = append(rows, row{tier: string(tier), name: p.name, measure: med.measure, floor: med.floor,
+			ratio: med.ratio, minRatio: rs[0].ratio, maxRatio: rs[len(rs)-1].ratio})
 	}
 	return rows
 }
