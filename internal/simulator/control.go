@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/upstream"
@@ -124,93 +123,80 @@ func badRequest(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 }
 
-func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
-	p := strings.TrimPrefix(r.URL.Path, "/-/control")
-	post := func() bool {
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, http.MethodPost)
-			return false
-		}
-		return true
+// controlRoutes registers the control API, one handler a path and method.
+func (s *Simulator) controlRoutes(handle func(method, path string, h http.HandlerFunc)) {
+	handle(http.MethodGet, "/-/control", func(w http.ResponseWriter, _ *http.Request) { s.writeState(w) })
+	handle(http.MethodPost, "/-/control/fault", s.postFault)
+	handle(http.MethodPost, "/-/control/load", s.postLoad)
+	handle(http.MethodPost, "/-/control/token", s.postToken)
+	handle(http.MethodPost, "/-/control/sessions", s.postSession)
+	handle(http.MethodDelete, "/-/control/sessions/{id}", s.deleteSession)
+}
+
+// controlBody is a control request's body, bounded.
+func controlBody(w http.ResponseWriter, r *http.Request) io.Reader {
+	return http.MaxBytesReader(w, r.Body, maxControlBody)
+}
+
+func (s *Simulator) postFault(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(controlBody(w, r))
+	var f Fault
+	if err == nil {
+		f, err = ParseFault(b)
 	}
-	body := http.MaxBytesReader(w, r.Body, maxControlBody)
-	switch {
-	case p == "" || p == "/":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, http.MethodGet)
-			return
-		}
-		s.writeState(w)
-	case p == "/fault":
-		if !post() {
-			return
-		}
-		b, err := io.ReadAll(body)
-		var f Fault
-		if err == nil {
-			f, err = ParseFault(b)
-		}
-		if err == nil {
-			err = s.SetFault(f)
-		}
-		if err != nil {
-			badRequest(w, err)
-			return
-		}
-		s.writeState(w)
-	case p == "/load":
-		if !post() {
-			return
-		}
-		mode, err := decodeLoadBody(body)
-		if err == nil {
-			err = s.SetLoad(mode)
-		}
-		if err != nil {
-			badRequest(w, err)
-			return
-		}
-		s.writeState(w)
-	case p == "/token":
-		if !post() {
-			return
-		}
-		tok, err := decodeTokenBody(body)
-		if err != nil {
-			badRequest(w, err)
-			return
-		}
-		s.SetToken(tok)
-		s.logger.Info("bearer token replaced", "required", tok != "")
-		s.writeState(w)
-	case p == "/sessions":
-		if !post() {
-			return
-		}
-		req, started, err := decodeSessionBody(body)
-		if err != nil {
-			badRequest(w, err)
-			return
-		}
-		d, err := s.AddSession(req, started)
-		if err != nil {
-			badRequest(w, err)
-			return
-		}
-		b, _ := json.Marshal(d)
-		writeJSON(w, http.StatusCreated, b)
-	case strings.HasPrefix(p, "/sessions/") && len(p) > len("/sessions/"):
-		if r.Method != http.MethodDelete {
-			methodNotAllowed(w, http.MethodDelete)
-			return
-		}
-		if !s.RemoveSession(strings.TrimPrefix(p, "/sessions/")) {
-			writeError(w, http.StatusNotFound, "not_found", "no such session")
-			return
-		}
-		w.Header().Set("Content-Type", contentTypeJSON)
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such control path")
+	if err == nil {
+		err = s.SetFault(f)
 	}
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	s.writeState(w)
+}
+
+func (s *Simulator) postLoad(w http.ResponseWriter, r *http.Request) {
+	mode, err := decodeLoadBody(controlBody(w, r))
+	if err == nil {
+		err = s.SetLoad(mode)
+	}
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	s.writeState(w)
+}
+
+func (s *Simulator) postToken(w http.ResponseWriter, r *http.Request) {
+	tok, err := decodeTokenBody(controlBody(w, r))
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	s.SetToken(tok)
+	s.logger.Info("bearer token replaced", "required", tok != "")
+	s.writeState(w)
+}
+
+func (s *Simulator) postSession(w http.ResponseWriter, r *http.Request) {
+	req, started, err := decodeSessionBody(controlBody(w, r))
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	d, err := s.AddSession(req, started)
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	b, _ := json.Marshal(d)
+	writeJSON(w, http.StatusCreated, b)
+}
+
+func (s *Simulator) deleteSession(w http.ResponseWriter, r *http.Request) {
+	if !s.RemoveSession(r.PathValue("id")) {
+		writeError(w, http.StatusNotFound, "not_found", "no such session")
+		return
+	}
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.WriteHeader(http.StatusNoContent)
 }

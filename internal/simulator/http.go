@@ -5,7 +5,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,21 +19,6 @@ import (
 )
 
 const contentTypeJSON = "application/json"
-
-func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case p == "/-/healthy":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("Healthy.\n"))
-	case p == "/-/control" || strings.HasPrefix(p, "/-/control/"):
-		s.serveControl(w, r)
-	case strings.HasPrefix(p, APIPrefix+"/"):
-		s.serveAPI(w, r, strings.TrimPrefix(p, APIPrefix+"/"))
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such path")
-	}
-}
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
@@ -48,69 +38,78 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
 }
 
-// serveAPI routes the upstream API: licenses, sessions and
-// sessions/{id}/terminate.
-func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
-	var ep, id string
-	switch {
-	case rest == upstream.PathLicenses:
-		ep = EndpointLicenses
-	case rest == upstream.PathSessions:
-		ep = EndpointSessions
-	case strings.HasPrefix(rest, upstream.PathSessions+"/") && strings.HasSuffix(rest, "/"+upstream.PathTerminateSuffix):
-		id = strings.TrimSuffix(strings.TrimPrefix(rest, upstream.PathSessions+"/"), "/"+upstream.PathTerminateSuffix)
-		if id == "" || strings.Contains(id, "/") {
+// routes registers the upstream API and the control API on mux. Each path
+// also has a method-less pattern, less specific than its method's, so a
+// wrong method gets upstream's JSON 405 rather than ServeMux's text one.
+func (s *Simulator) routes(mux *http.ServeMux) {
+	api := func(p string) string { return APIPrefix + "/" + p }
+	handle := func(method, path string, h http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, h)
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w, method) })
+	}
+	handle(http.MethodGet, "/-/healthy", serveHealthy)
+	handle(http.MethodGet, api(upstream.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
+		s.serveLicenses(w, f)
+	}))
+	handle(http.MethodGet, api(upstream.PathSessions), s.api(EndpointSessions, s.serveSessions))
+	handle(http.MethodPost, api(upstream.PathSessions+"/{id}/"+upstream.PathTerminateSuffix), s.api(EndpointTerminate,
+		func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
+	s.controlRoutes(handle)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such path")
+	})
+}
+
+// Handler serves the simulated API under APIPrefix, the control API under
+// /-/control and /-/healthy.
+func (s *Simulator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux would redirect a path like sessions//terminate to its
+		// clean form; upstream answers 404, and so does the simulator.
+		if p, clean := r.URL.Path, path.Clean(r.URL.Path); p != clean && p != clean+"/" {
 			writeError(w, http.StatusNotFound, "not_found", "no such path")
 			return
 		}
-		ep = EndpointTerminate
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such path")
-		return
-	}
-	want := http.MethodGet
-	if ep == EndpointTerminate {
-		want = http.MethodPost
-	}
-	if r.Method != want {
-		methodNotAllowed(w, want)
-		return
-	}
-	for i, e := range allEndpoints {
-		if e == ep {
-			s.requests[i].Add(1)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func serveHealthy(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("Healthy.\n"))
+}
+
+// api wraps an upstream endpoint's handler with what every endpoint does
+// first: count the request, check the credentials, and apply the fault in
+// force (waiting faults wait; status faults answer instead).
+func (s *Simulator) api(ep string, serve func(http.ResponseWriter, *http.Request, Fault)) http.HandlerFunc {
+	idx := slices.Index(allEndpoints, ep)
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.requests[idx].Add(1)
+		if !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
+			return
 		}
-	}
-	if !s.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
-		return
-	}
-	f, ok := s.waitFaults(r.Context(), ep)
-	if !ok {
-		if r.Context().Err() == nil {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "the server is shutting down")
+		f, ok := s.waitFaults(r.Context(), ep)
+		if !ok {
+			if r.Context().Err() == nil {
+				writeError(w, http.StatusServiceUnavailable, "unavailable", "the server is shutting down")
+			}
+			return
 		}
-		return
-	}
-	switch f.Kind {
-	case FaultHTTP5xx:
-		writeError(w, f.Status, "internal", "simulated server error")
-		return
-	case FaultRateLimit:
-		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests")
-		return
-	case FaultUnauthorized:
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
-		return
-	}
-	switch ep {
-	case EndpointLicenses:
-		s.serveLicenses(w, f)
-	case EndpointSessions:
-		s.serveSessions(w, r, f)
-	case EndpointTerminate:
-		s.serveTerminate(w, id, f)
+		switch f.Kind {
+		case FaultHTTP5xx:
+			writeError(w, f.Status, "internal", "simulated server error")
+		case FaultRateLimit:
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests")
+		case FaultUnauthorized:
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
+		default:
+			serve(w, r, f)
+		}
 	}
 }
 
@@ -332,47 +331,71 @@ func streamHuge(w http.ResponseWriter, status int, size int64, pre, post []byte,
 	flush()
 }
 
+// pageSize reads page_size: DefaultPageSize when absent.
+func pageSize(q url.Values) (int, error) {
+	v := q.Get(upstream.ParamPageSize)
+	if v == "" && !q.Has(upstream.ParamPageSize) {
+		return upstream.DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > upstream.MaxPageSize {
+		return 0, fmt.Errorf("page_size must be an integer from 1 to %d", upstream.MaxPageSize)
+	}
+	return n, nil
+}
+
+var errExpiredToken = errors.New("unknown or expired page_token")
+
+// pageStart finds the snapshot and offset a page token points at; no
+// token is the current snapshot's first page.
+func (s *Simulator) pageStart(tok string, endless bool) (*snapshot, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	if tok == "" {
+		return s.currentLocked(), 0, nil
+	}
+	v, off, err := decodeToken(s.seed, tok)
+	if err != nil {
+		return nil, 0, errExpiredToken
+	}
+	snap := s.findVersionLocked(v)
+	if snap == nil || !endless && off > 0 && off >= uint64(len(snap.sessions)) {
+		return nil, 0, errExpiredToken
+	}
+	return snap, off, nil
+}
+
 func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Fault) {
 	q := r.URL.Query()
-	size := upstream.DefaultPageSize
-	if v := q.Get(upstream.ParamPageSize); v != "" || q.Has(upstream.ParamPageSize) {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > upstream.MaxPageSize {
-			writeError(w, http.StatusBadRequest, "bad_request", "page_size must be an integer from 1 to "+strconv.Itoa(upstream.MaxPageSize))
-			return
-		}
-		size = n
-	}
-	tok := q.Get(upstream.ParamPageToken)
-	endless := f.Kind == FaultEndlessPages
-
-	s.mu.Lock()
-	s.advanceLocked()
-	var snap *snapshot
-	var off uint64
-	if tok == "" {
-		snap = s.currentLocked()
-	} else {
-		v, o, err := decodeToken(s.seed, tok)
-		if err == nil {
-			snap = s.findVersionLocked(v)
-		}
-		if snap == nil {
-			s.mu.Unlock()
-			writeError(w, http.StatusBadRequest, "invalid_page_token", "unknown or expired page_token")
-			return
-		}
-		off = o
-	}
-	s.mu.Unlock()
-
-	n := uint64(len(snap.sessions))
-	if !endless && off > 0 && off >= n {
-		writeError(w, http.StatusBadRequest, "invalid_page_token", "unknown or expired page_token")
+	size, err := pageSize(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	var body []byte
-	switch f.Kind {
+	snap, off, err := s.pageStart(q.Get(upstream.ParamPageToken), f.Kind == FaultEndlessPages)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_page_token", err.Error())
+		return
+	}
+	if f.Kind == FaultHuge {
+		n := min(len(snap.sessions), 1000)
+		items := make([][]byte, 0, n)
+		for _, x := range snap.sessions[:n] {
+			items = append(items, x.enc)
+		}
+		pre, post := sessionsEnvelope("")
+		streamHuge(w, http.StatusOK, f.HugeBytes, pre, post, items)
+		return
+	}
+	writeBody(w, http.StatusOK, s.sessionsPage(snap, off, size, f.Kind), f)
+}
+
+// sessionsPage encodes the page of size sessions at off, as the paging
+// faults distort it.
+func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, kind FaultKind) []byte {
+	n := uint64(len(snap.sessions))
+	switch kind {
 	case FaultEndlessPages:
 		// A fresh token every time; the content wraps around.
 		next := encodeToken(s.seed, snap.version, off+uint64(size))
@@ -380,10 +403,10 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		if n > 0 {
 			start = int(off % n)
 		}
-		body = snap.page(start, size, next, false)
+		return snap.page(start, size, next, false)
 	case FaultRepeatToken:
 		// The token handed out is the one that fetched this page.
-		body = snap.page(int(off), size, encodeToken(s.seed, snap.version, off), false)
+		return snap.page(int(off), size, encodeToken(s.seed, snap.version, off), false)
 	case FaultDuplicateIDs:
 		end := min(off+uint64(size), n)
 		page := upstream.SessionsDoc{Sessions: make([]upstream.SessionDoc, 0, end-off)}
@@ -396,23 +419,15 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		if end < n {
 			page.NextPageToken = encodeToken(s.seed, snap.version, end)
 		}
-		body, _ = json.Marshal(page)
-	case FaultHuge:
-		items := make([][]byte, 0, min(n, 1000))
-		for _, x := range snap.sessions[:min(n, 1000)] {
-			items = append(items, x.enc)
-		}
-		pre, post := sessionsEnvelope("")
-		streamHuge(w, http.StatusOK, f.HugeBytes, pre, post, items)
-		return
+		body, _ := json.Marshal(page)
+		return body
 	default:
 		next := ""
 		if end := off + uint64(size); end < n {
 			next = encodeToken(s.seed, snap.version, end)
 		}
-		body = snap.page(int(off), size, next, true)
+		return snap.page(int(off), size, next, true)
 	}
-	writeBody(w, http.StatusOK, body, f)
 }
 
 func (s *Simulator) serveTerminate(w http.ResponseWriter, id string, f Fault) {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -561,7 +560,3 @@ func (s *Simulator) cachedLicenses(snap *snapshot, generatedAt string) []byte {
 	snap.mu.Unlock()
 	return b
 }
-
-// Handler serves the API under APIPrefix, the control API under /-/control
-// and /-/healthy.
-func (s *Simulator) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
