@@ -74,9 +74,9 @@ type Server struct {
 type state struct {
 	cfg     *config.Sidecar
 	policy  *Policy
-	client  *upstream.Client
+	src     Upstream
 	timeout time.Duration
-	view    *sharedReader
+	view    *viewReader
 }
 
 // New builds a Server from a validated config.
@@ -142,18 +142,13 @@ func (s *Server) initMetrics() {
 }
 
 func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
-	client, err := upstream.NewClient(upstream.Options{
-		URL:              cfg.Source.APIURL(),
-		HTTPClientConfig: cfg.Source.HTTPClientConfig,
-		MaxResponseBytes: cfg.Source.MaxResponseBytes,
-		UserAgent:        s.opts.UserAgent,
-	})
+	src, err := newUpstream(cfg, s.opts.UserAgent)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	st := &state{cfg: cfg, policy: NewPolicy(cfg), client: client, timeout: time.Duration(cfg.Source.Timeout)}
-	st.view = &sharedReader{client: client, timeout: st.timeout}
-	return st, nil
+	timeout := time.Duration(cfg.Source.Timeout)
+	return &state{cfg: cfg, policy: NewPolicy(cfg), src: src, timeout: timeout,
+		view: &viewReader{src: src, timeout: timeout}}, nil
 }
 
 func (s *Server) apply(st *state) {
@@ -375,7 +370,7 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	// The session and its owner are read fresh from upstream, never taken
 	// from the request.
 	ctx, cancel := context.WithTimeout(r.Context(), st.timeout)
-	snap, err := st.client.Snapshot(ctx)
+	snap, err := st.src.Snapshot(ctx)
 	cancel()
 	if err != nil {
 		s.upstreamFailed(err)
@@ -406,7 +401,7 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	// Sent once: terminate is not idempotent, and a retry after a timeout
 	// could act twice or on a changed session. The caller decides.
 	ctx, cancel = context.WithTimeout(context.WithoutCancel(r.Context()), st.timeout)
-	err = st.client.Terminate(ctx, sess.ID)
+	err = st.src.Terminate(ctx, sess.ID)
 	cancel()
 	st.view.invalidate()
 	if err == nil {
@@ -440,32 +435,6 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// upstreamFailed counts and logs a failed upstream call. *upstream.Error
-// never holds the URL or a token, so its text is safe to log.
-func (s *Server) upstreamFailed(err error) {
-	if r := upstream.ReasonOf(err); r != "" {
-		s.upstreamErrors.WithLabelValues(string(r)).Inc()
-	}
-	s.logger.Warn("upstream call failed", "err", err)
-}
-
-// upstreamResult describes a failed call briefly: reason, status, code.
-// *upstream.Error never holds the URL or a token.
-func upstreamResult(err error) string {
-	var ue *upstream.Error
-	if !errors.As(err, &ue) {
-		return "error"
-	}
-	s := string(ue.Reason)
-	if ue.Status != 0 {
-		s += fmt.Sprintf(" (HTTP %d)", ue.Status)
-	}
-	if ue.Code != "" {
-		s += " code=" + ue.Code
-	}
-	return s
-}
-
 // findSession returns the session with id and its license's type ("" if
 // the license is not listed, which makes it not terminable).
 func findSession(snap *upstream.Snapshot, id string) (*upstream.Session, string) {
@@ -481,59 +450,4 @@ func findSession(snap *upstream.Snapshot, id string) (*upstream.Session, string)
 		}
 	}
 	return nil, ""
-}
-
-// sharedReader lets concurrent page and JSON views share one upstream
-// read instead of each reading every page of sessions. It keeps nothing
-// once a read ends, so a view is never older than its request.
-type sharedReader struct {
-	client  *upstream.Client
-	timeout time.Duration
-
-	mu     sync.Mutex
-	gen    uint64
-	flight *flight
-}
-
-type flight struct {
-	gen  uint64
-	done chan struct{}
-	snap *upstream.Snapshot
-	err  error
-}
-
-// invalidate makes later views start a new read, after a terminate.
-func (r *sharedReader) invalidate() {
-	r.mu.Lock()
-	r.gen++
-	r.mu.Unlock()
-}
-
-func (r *sharedReader) read(ctx context.Context) (*upstream.Snapshot, error) {
-	r.mu.Lock()
-	if f := r.flight; f != nil && f.gen == r.gen {
-		r.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.snap, f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	f := &flight{gen: r.gen, done: make(chan struct{})}
-	r.flight = f
-	r.mu.Unlock()
-
-	// Runs in this request's goroutine; it does not stop when this caller
-	// leaves, since others may be waiting, but the timeout bounds it.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
-	f.snap, f.err = r.client.Snapshot(rctx)
-	cancel()
-	close(f.done)
-	r.mu.Lock()
-	if r.flight == f {
-		r.flight = nil
-	}
-	r.mu.Unlock()
-	return f.snap, f.err
 }
