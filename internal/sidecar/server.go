@@ -3,16 +3,12 @@
 package sidecar
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,207 +243,10 @@ func (s *Server) unauthorized(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusUnauthorized, terminateAnswer{Outcome: OutcomeUnauthenticated, Reason: err.Error()})
 }
 
-// terminateAnswer is the JSON body of every terminate answer.
-type terminateAnswer struct {
-	Session string `json:"session,omitempty"`
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason"`
-	Why     string `json:"why,omitempty"`
-	DryRun  bool   `json:"dry_run"`
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// record writes the audit line and counts the outcome.
-func (s *Server) record(rec AuditRecord) {
-	s.terminations.WithLabelValues(rec.Outcome).Inc()
-	if err := s.audit.write(rec, s.now()); err != nil {
-		s.auditFailures.Inc()
-		s.logger.Error("cannot write the audit log", "err", err)
-	}
-}
-
-func (s *Server) serveCrossOriginDenied(w http.ResponseWriter, r *http.Request) {
-	const reason = "cross-origin browser request refused"
-	// The check runs before routing: only terminate requests are audited.
-	id := sessionFromPath(r.URL.Path)
-	if id == "" {
-		http.Error(w, reason, http.StatusForbidden)
-		return
-	}
-	rec := AuditRecord{
-		Session: cleanID(id), Remote: remoteHost(r), Decision: DecisionDeny,
-		Outcome: OutcomeCrossOrigin, Reason: reason, Upstream: UpstreamNotCalled,
-	}
-	st := s.state.Load()
-	if id, err := s.caller(r, st); err == nil {
-		g := st.policy.GrantOf(id)
-		rec.Identity, rec.IdentitySource, rec.Roles = id.Name, id.Source, g.Roles
-	}
-	s.record(rec)
-	writeJSON(w, http.StatusForbidden, terminateAnswer{Session: rec.Session, Outcome: rec.Outcome, Reason: rec.Reason})
-}
-
-// sessionFromPath picks the id out of /api/v1/sessions/{id}/terminate for
-// the audit line of a request refused before routing.
-func sessionFromPath(p string) string {
-	const prefix, suffix = "/api/v1/sessions/", "/terminate"
-	if len(p) > len(prefix)+len(suffix) && p[:len(prefix)] == prefix && p[len(p)-len(suffix):] == suffix {
-		return p[len(prefix) : len(p)-len(suffix)]
-	}
-	return ""
-}
-
-// cleanID bounds and checks a session id from the URL; "" if unusable.
-func cleanID(id string) string {
-	if id == "" || len(id) > maxSessionIDLen || !printable(id) {
-		return ""
-	}
-	return id
-}
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
-}
-
-func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
-	st := s.state.Load()
-	now := s.now()
-	dryRun := st.cfg.Terminate.DryRun
-	rec := AuditRecord{Session: cleanID(r.PathValue("id")), Remote: remoteHost(r), Upstream: UpstreamNotCalled, DryRun: dryRun}
-	refuse := func(status int, outcome, why, reason string) {
-		// An allowed request can still fail upstream: it stays "allow".
-		if rec.Decision == "" {
-			rec.Decision = DecisionDeny
-		}
-		rec.Outcome, rec.Reason = outcome, reason
-		s.record(rec)
-		writeJSON(w, status, terminateAnswer{Session: rec.Session, Outcome: outcome, Reason: reason, Why: why, DryRun: dryRun})
-	}
-
-	id, err := s.caller(r, st)
-	if err != nil {
-		rec.Decision, rec.Outcome, rec.Reason = DecisionDeny, OutcomeUnauthenticated, err.Error()
-		s.record(rec)
-		s.unauthorized(w, err)
-		return
-	}
-	grant := st.policy.GrantOf(id)
-	rec.Identity, rec.IdentitySource, rec.Roles = id.Name, id.Source, grant.Roles
-
-	// The API takes no body; a large one is refused before any work.
-	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
-		refuse(http.StatusRequestEntityTooLarge, OutcomeBadRequest, "", fmt.Sprintf("the request body is over %d bytes; this API takes none", maxBodyBytes))
-		return
-	}
-	if !s.limiter.allow(id.Name, now) {
-		rl := st.cfg.Terminate.RateLimit
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Duration(rl.Interval).Seconds())/max(1, rl.Requests))))
-		refuse(http.StatusTooManyRequests, OutcomeRateLimited, "", fmt.Sprintf("more than %d terminate requests per %s", rl.Requests, rl.Interval))
-		return
-	}
-	// Nobody without a permission learns whether a session exists, and
-	// upstream is not read for them.
-	if !grant.View && !grant.Terminate {
-		refuse(http.StatusForbidden, OutcomeDenied, WhyNoPermission, "your roles grant neither view_monitor nor terminate_sessions")
-		return
-	}
-	if rec.Session == "" {
-		refuse(http.StatusNotFound, OutcomeNotFound, "", "no such session")
-		return
-	}
-
-	// The session and its owner are read fresh from upstream, never taken
-	// from the request.
-	ctx, cancel := context.WithTimeout(r.Context(), st.timeout)
-	snap, err := st.src.Snapshot(ctx)
-	cancel()
-	if err != nil {
-		s.upstreamFailed(err)
-		rec.Upstream = "read failed: " + upstreamResult(err)
-		refuse(http.StatusBadGateway, OutcomeUpstreamError, "", "cannot read the session from upstream: "+upstreamResult(err))
-		return
-	}
-	sess, licType := findSession(snap, rec.Session)
-	if sess == nil {
-		refuse(http.StatusNotFound, OutcomeNotFound, "", "no such session (it may have ended)")
-		return
-	}
-	rec.Owner = sess.User
-
-	v := st.policy.Decide(&grant, sess, licType, now)
-	if !v.Allowed {
-		refuse(v.Status, v.Outcome, v.Why, v.Reason)
-		return
-	}
-	rec.Decision = DecisionAllow
-	if dryRun {
-		rec.Outcome, rec.Reason = OutcomeDryRun, v.Reason+"; dry run, upstream not called"
-		s.record(rec)
-		writeJSON(w, http.StatusOK, terminateAnswer{Session: rec.Session, Outcome: rec.Outcome, Reason: "dry run: the session would have been terminated", DryRun: true})
-		return
-	}
-
-	// Sent once: terminate is not idempotent, and a retry after a timeout
-	// could act twice or on a changed session. The caller decides.
-	ctx, cancel = context.WithTimeout(context.WithoutCancel(r.Context()), st.timeout)
-	err = st.src.Terminate(ctx, sess.ID)
-	cancel()
-	st.view.invalidate()
-	if err == nil {
-		rec.Outcome, rec.Reason, rec.Upstream = OutcomeTerminated, v.Reason, "accepted"
-		s.record(rec)
-		writeJSON(w, http.StatusOK, terminateAnswer{Session: rec.Session, Outcome: OutcomeTerminated, Reason: "terminated: the software closes on the user's machine"})
-		return
-	}
-	rec.Upstream = upstreamResult(err)
-	var ue *upstream.Error
-	errors.As(err, &ue)
-	switch {
-	case ue != nil && ue.Status == http.StatusNotFound:
-		refuse(http.StatusNotFound, OutcomeNotFound, "", "upstream no longer knows the session (it has ended)")
-	case ue != nil && ue.Status == http.StatusConflict:
-		why := WhyNotCloudSignIn
-		if ue.Code == upstream.CodeCheckedOut {
-			why = WhyCheckedOut
-		}
-		refuse(http.StatusConflict, OutcomeNotTerminable, why, "upstream refused: the session is not terminable ("+ue.Code+")")
-	default:
-		s.upstreamFailed(err)
-		reason := "the upstream terminate call failed: " + upstreamResult(err)
-		if ue != nil && ue.Reason == upstream.ReasonTimeout {
-			reason += "; the session may or may not have ended, check the monitor before trying again"
-		}
-		if ra := upstream.RetryAfterOf(err); ra > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(ra.Seconds())))
-		}
-		refuse(http.StatusBadGateway, OutcomeUpstreamError, "", reason)
-	}
-}
-
-// findSession returns the session with id and its license's type ("" if
-// the license is not listed, which makes it not terminable).
-func findSession(snap *upstream.Snapshot, id string) (*upstream.Session, string) {
-	for i := range snap.Sessions {
-		if snap.Sessions[i].ID == id {
-			sess := &snap.Sessions[i]
-			for j := range snap.Licenses {
-				if snap.Licenses[j].ID == sess.LicenseID {
-					return sess, snap.Licenses[j].Type
-				}
-			}
-			return sess, ""
-		}
-	}
-	return nil, ""
 }
