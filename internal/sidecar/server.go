@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/serve"
 	"github.com/license-monitor/license-monitor/internal/upstream"
 )
 
@@ -49,21 +49,19 @@ type Options struct {
 // Server serves the sidecar's endpoints. Build it with New and serve
 // Handler(); Reload swaps the config atomically.
 type Server struct {
-	opts     Options
-	logger   *slog.Logger
-	now      func() time.Time
-	state    atomic.Pointer[state]
-	limiter  *limiter
-	audit    *auditor
-	reg      *prometheus.Registry
-	handler  http.Handler
-	reloadMu sync.Mutex
+	opts    Options
+	logger  *slog.Logger
+	now     func() time.Time
+	state   atomic.Pointer[state]
+	limiter *limiter
+	audit   *auditor
+	reg     *prometheus.Registry
+	handler http.Handler
+	reloads *serve.Reloader
 
 	terminations   *prometheus.CounterVec
 	upstreamErrors *prometheus.CounterVec
 	auditFailures  prometheus.Counter
-	reloadOK       prometheus.Gauge
-	reloadTime     prometheus.Gauge
 }
 
 // state is everything that a reload replaces at once.
@@ -89,7 +87,8 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{opts: opts, logger: opts.Logger, now: opts.Now, limiter: newLimiter(), reg: opts.Registry}
+	s := &Server{opts: opts, logger: opts.Logger, now: opts.Now, limiter: newLimiter(), reg: opts.Registry,
+		reloads: serve.NewReloader(program, opts.Logger)}
 	s.initMetrics()
 	st, err := s.newState(cfg)
 	if err != nil {
@@ -98,7 +97,7 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 	if s.audit, err = openAuditor(cfg.AuditLog, opts.Stdout); err != nil {
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
-	s.apply(st)
+	_ = s.reloads.Apply(func() ([]any, error) { s.apply(st); return configAttrs(cfg), nil })
 	s.handler = s.routes()
 	return s, nil
 }
@@ -122,15 +121,7 @@ func (s *Server) initMetrics() {
 		Name: "license_sidecar_audit_write_failures_total",
 		Help: "Audit lines that could not be written.",
 	})
-	s.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "license_sidecar_config_last_reload_successful",
-		Help: "1 if the last config (re)load succeeded.",
-	})
-	s.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "license_sidecar_config_last_reload_success_timestamp_seconds",
-		Help: "Time of the last successful config (re)load.",
-	})
-	s.reg.MustRegister(s.terminations, s.upstreamErrors, s.auditFailures, s.reloadOK, s.reloadTime,
+	s.reg.MustRegister(s.terminations, s.upstreamErrors, s.auditFailures, s.reloads,
 		versioncollector.NewCollector(program),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -151,8 +142,6 @@ func (s *Server) apply(st *state) {
 	rl := st.cfg.Terminate.RateLimit
 	s.limiter.configure(rl.Requests, time.Duration(rl.Interval))
 	s.state.Store(st)
-	s.reloadOK.Set(1)
-	s.reloadTime.Set(float64(s.now().Unix()))
 	if st.cfg.Auth.Proxy == nil && !webConfigHasUsers(s.opts.WebConfigFile) {
 		s.logger.Warn("no identity source: --web.config.file lists no basic_auth_users and auth.proxy is not set, so every page and API call will answer 401")
 	}
@@ -160,31 +149,38 @@ func (s *Server) apply(st *state) {
 
 // Reload applies a new validated config. On error the old one stays.
 func (s *Server) Reload(cfg *config.Sidecar) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	st, err := s.newState(cfg)
-	if err == nil {
-		// Reopened on every reload, so a rotated audit file is let go.
-		if err = s.audit.reopen(cfg.AuditLog, s.opts.Stdout); err != nil {
-			err = fmt.Errorf("audit_log: %w", err)
-		}
-	}
-	if err != nil {
-		s.reloadOK.Set(0)
-		return err
-	}
-	s.apply(st)
-	return nil
+	return s.reloads.Apply(func() ([]any, error) { return s.swap(cfg) })
 }
 
-// ReloadFile loads path and applies it; a bad file keeps the old config.
+// ReloadFile loads path strictly and applies it, on SIGHUP; a bad file
+// keeps the old config.
 func (s *Server) ReloadFile(path string) error {
-	cfg, err := config.LoadSidecarFile(path)
+	return s.reloads.Apply(func() ([]any, error) {
+		cfg, err := config.LoadSidecarFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return s.swap(cfg)
+	})
+}
+
+// swap replaces the running config with cfg, or keeps it on error.
+func (s *Server) swap(cfg *config.Sidecar) ([]any, error) {
+	st, err := s.newState(cfg)
 	if err != nil {
-		s.reloadOK.Set(0)
-		return err
+		return nil, err
 	}
-	return s.Reload(cfg)
+	// Reopened on every reload, so a rotated audit file is let go.
+	if err := s.audit.reopen(cfg.AuditLog, s.opts.Stdout); err != nil {
+		return nil, fmt.Errorf("audit_log: %w", err)
+	}
+	s.apply(st)
+	return configAttrs(cfg), nil
+}
+
+// configAttrs describe a config in the log, without its secrets.
+func configAttrs(cfg *config.Sidecar) []any {
+	return []any{"source_name", cfg.Source.Name, "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil}
 }
 
 // Handler serves every endpoint.
@@ -200,9 +196,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions/{id}/terminate", s.serveTerminate)
 	mux.Handle("GET /static/", staticHandler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "Healthy.\n")
-	})
+	mux.Handle("GET /-/healthy", serve.Healthy)
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if s.state.Load() == nil {
 			http.Error(w, "Not ready.", http.StatusServiceUnavailable)
