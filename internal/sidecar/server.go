@@ -3,6 +3,7 @@
 package sidecar
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,6 +72,31 @@ type state struct {
 	src     Upstream
 	timeout time.Duration
 	view    *viewReader
+}
+
+// Upstream is all the sidecar needs from the License Monitor API, so any
+// source that can list and terminate sessions can stand in for
+// *upstream.Client.
+type Upstream interface {
+	// Snapshot reads the licenses and every session.
+	Snapshot(ctx context.Context) (*upstream.Snapshot, error)
+	// Terminate asks upstream to end one session; it is not idempotent.
+	Terminate(ctx context.Context, id string) error
+}
+
+// newUpstream builds the client for the config's source: the one place the
+// sidecar chooses its implementation.
+func newUpstream(cfg *config.Sidecar, userAgent string) (Upstream, error) {
+	client, err := upstream.NewClient(upstream.Options{
+		URL:              cfg.Source.APIURL(),
+		HTTPClientConfig: cfg.Source.HTTPClientConfig,
+		MaxResponseBytes: cfg.Source.MaxResponseBytes,
+		UserAgent:        userAgent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return client, nil
 }
 
 // New builds a Server from a validated config.

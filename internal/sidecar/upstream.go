@@ -8,34 +8,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/upstream"
 )
-
-// Upstream is all the sidecar needs from the License Monitor API, so any
-// source that can list and terminate sessions can stand in for
-// *upstream.Client.
-type Upstream interface {
-	// Snapshot reads the licenses and every session.
-	Snapshot(ctx context.Context) (*upstream.Snapshot, error)
-	// Terminate asks upstream to end one session; it is not idempotent.
-	Terminate(ctx context.Context, id string) error
-}
-
-// newUpstream builds the client for the config's source: the one place the
-// sidecar chooses its implementation.
-func newUpstream(cfg *config.Sidecar, userAgent string) (Upstream, error) {
-	client, err := upstream.NewClient(upstream.Options{
-		URL:              cfg.Source.APIURL(),
-		HTTPClientConfig: cfg.Source.HTTPClientConfig,
-		MaxResponseBytes: cfg.Source.MaxResponseBytes,
-		UserAgent:        userAgent,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return client, nil
-}
 
 // upstreamResult describes a failed call briefly: reason, status, code.
 // *upstream.Error never holds the URL or a token.
