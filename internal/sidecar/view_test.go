@@ -2,6 +2,10 @@ package sidecar
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,4 +29,149 @@ func TestPageRowCap(t *testing.T) {
 	if len(v.Sessions) != maxPageRows+500 {
 		t.Errorf("the JSON view lost sessions: %d", len(v.Sessions))
 	}
+}
+
+func TestMonitorJSON(t *testing.T) {
+	up := newFakeUpstream(t)
+	ts := startSidecar(t, up, "", true)
+	get := func(c caller, path string) (int, MonitorView) {
+		ans := ts.do(t, c, http.MethodGet, path, nil, nil)
+		var v MonitorView
+		if ans.status == http.StatusOK {
+			if err := json.Unmarshal([]byte(ans.body), &v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ans.status, v
+	}
+	status, v := get(bob, "/api/v1/monitor")
+	if status != http.StatusOK {
+		t.Fatalf("bob: %d", status)
+	}
+	if v.Identity != "bob" || v.CanTerminateOthers || len(v.Sessions) != len(owners)*len(kinds) {
+		t.Errorf("view: identity %q others %v, %d sessions", v.Identity, v.CanTerminateOthers, len(v.Sessions))
+	}
+	wantProducts := []ProductView{{"ETABS", 15, 9, 1}, {"SAFE", 4, 4, 0}}
+	if !slices.Equal(v.Products, wantProducts) {
+		t.Errorf("products %+v, want %+v", v.Products, wantProducts)
+	}
+	if len(v.Licenses) != 3 || v.Licenses[2].Type != "cloud_key" || v.Licenses[0].Issued != 10 {
+		t.Errorf("licenses %+v", v.Licenses)
+	}
+	want := map[string]string{ // session -> "" (may terminate) or why not
+		sessionID("bob@acme.example", kindSignIn):       "",
+		sessionID("bob@acme.example", kindCheckedOut):   WhyCheckedOut,
+		sessionID("bob@acme.example", kindCloudKey):     WhyNotCloudSignIn,
+		sessionID("bob@acme.example", kindYoung):        WhyTooYoung,
+		sessionID("carol@acme.example", kindSignIn):     WhyNotYours,
+		sessionID("carol@acme.example", kindCheckedOut): WhyCheckedOut,
+	}
+	for _, s := range v.Sessions {
+		w, ok := want[s.ID]
+		if !ok {
+			continue
+		}
+		delete(want, s.ID)
+		if s.CanTerminate != (w == "") || s.NotTerminable != w {
+			t.Errorf("%s: can_terminate %v why %q, want why %q", s.ID, s.CanTerminate, s.NotTerminable, w)
+		}
+		if s.ID == sessionID("bob@acme.example", kindCheckedOut) && (!s.CheckedOut || s.Product != "ETABS" || s.Edition != "Plus" || s.Host != "WS-01") {
+			t.Errorf("session fields: %+v", s)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("sessions missing from the view: %v", want)
+	}
+
+	// ?user= filters, case-insensitively.
+	if _, v := get(admin, "/api/v1/monitor?user=CAROL@acme.example"); len(v.Sessions) != len(kinds) || !v.CanTerminateOthers || v.UserFilter == "" {
+		t.Errorf("filtered view: %d sessions", len(v.Sessions))
+	} else {
+		for _, s := range v.Sessions {
+			if s.User != "carol@acme.example" {
+				t.Errorf("filter let %s through", s.User)
+			}
+		}
+	}
+	if status, _ := get(nobody, "/api/v1/monitor"); status != http.StatusForbidden {
+		t.Errorf("nobody: %d, want 403", status)
+	}
+	if status, _ := get(caller{}, "/api/v1/monitor"); status != http.StatusUnauthorized {
+		t.Errorf("anonymous: %d, want 401", status)
+	}
+}
+
+var (
+	buttonRE = regexp.MustCompile(`data-terminate="([^"]+)"`)
+	rowRE    = regexp.MustCompile(`^"([^"]+)"`)
+	whyRE    = regexp.MustCompile(`data-why="([^"]*)">([^<]*)<`)
+)
+
+func TestPage(t *testing.T) {
+	up := newFakeUpstream(t)
+	ts := startSidecar(t, up, "", true)
+	ans := ts.do(t, bob, http.MethodGet, "/", nil, nil)
+	if ans.status != http.StatusOK || !strings.HasPrefix(ans.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("page: %d %s", ans.status, ans.header.Get("Content-Type"))
+	}
+	if csp := ans.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	var buttons []string
+	for _, m := range buttonRE.FindAllStringSubmatch(ans.body, -1) {
+		buttons = append(buttons, m[1])
+	}
+	if want := []string{sessionID("bob@acme.example", kindSignIn)}; !slices.Equal(buttons, want) {
+		t.Errorf("bob's Terminate buttons %v, want %v", buttons, want)
+	}
+	whys := rowReasons(ans.body)
+	for id, text := range map[string]string{
+		sessionID("bob@acme.example", kindCheckedOut): "Checked out",
+		sessionID("bob@acme.example", kindCloudKey):   "Not Cloud Sign-in",
+		sessionID("carol@acme.example", kindSignIn):   "Not yours",
+	} {
+		if whys[id] != text {
+			t.Errorf("%s shows %q, want %q", id, whys[id], text)
+		}
+	}
+	for _, need := range []string{`<th scope="col">User</th>`, `<meter`, `<label for="gauge-0">ETABS</label>`, `role="status"`, `<dialog id="confirm"`} {
+		if !strings.Contains(ans.body, need) {
+			t.Errorf("page lacks %s", need)
+		}
+	}
+
+	adminPage := ts.do(t, admin, http.MethodGet, "/?user=carol@acme.example", nil, nil)
+	buttons = buttons[:0]
+	for _, m := range buttonRE.FindAllStringSubmatch(adminPage.body, -1) {
+		buttons = append(buttons, m[1])
+	}
+	if want := []string{sessionID("carol@acme.example", kindSignIn)}; !slices.Equal(buttons, want) {
+		t.Errorf("admin's buttons for carol %v, want %v", buttons, want)
+	}
+	if strings.Contains(adminPage.body, "bob@acme.example") {
+		t.Error("?user=carol shows bob's sessions")
+	}
+
+	if ans := ts.do(t, nobody, http.MethodGet, "/", nil, nil); ans.status != http.StatusForbidden || !strings.Contains(ans.body, "view_monitor") {
+		t.Errorf("nobody's page: %d", ans.status)
+	}
+	for _, asset := range []string{"/static/app.js", "/static/style.css"} {
+		if ans := ts.do(t, bob, http.MethodGet, asset, nil, nil); ans.status != http.StatusOK || len(ans.body) < 100 {
+			t.Errorf("%s: %d", asset, ans.status)
+		}
+	}
+}
+
+// rowReasons maps each table row's session to the reason it shows in place
+// of a Terminate button.
+func rowReasons(page string) map[string]string {
+	out := map[string]string{}
+	for _, row := range strings.Split(page, "<tr data-session-id=")[1:] {
+		row = row[:strings.Index(row, "</tr>")]
+		id := rowRE.FindStringSubmatch(row)
+		if m := whyRE.FindStringSubmatch(row); id != nil && m != nil {
+			out[id[1]] = m[2]
+		}
+	}
+	return out
 }
