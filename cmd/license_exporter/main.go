@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -32,142 +30,128 @@ func main() {
 }
 
 func run() int {
-	var (
-		configFile  = kingpin.Flag("config.file", "License exporter configuration file.").Default("license_exporter.yml").String()
-		configCheck = kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").Bool()
-		metricsPath = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		webConfig   = kingpinflag.AddFlags(kingpin.CommandLine, ":9848")
-	)
-	logConfig := &promslog.Config{}
-	promslogflag.AddFlags(kingpin.CommandLine, logConfig)
-	kingpin.Version(version.Print(name))
-	kingpin.HelpFlag.Short('h')
-	kingpin.Parse()
-	logger := promslog.New(logConfig)
-
-	if *configCheck {
-		cfg, err := config.LoadExporterFile(*configFile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "config is invalid:", err)
-			return 1
-		}
-		fmt.Printf("config %s is valid: %d source(s)\n", *configFile, len(cfg.Sources))
-		return 0
+	f := parseFlags()
+	logger := promslog.New(f.log)
+	if f.configCheck {
+		return checkConfig(f.configFile)
 	}
 
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
 	coll := collector.New(name+"/"+version.Version, logger)
 	defer coll.Stop()
-	rl := newReloader(*configFile, coll, logger)
-	if err := rl.reload(); err != nil {
+	rl := serve.NewReloader(name, logger)
+	load := loader(f.configFile, coll)
+	if err := rl.Apply(load); err != nil {
 		logger.Error("cannot load the config; exiting", "err", err)
 		return 1
 	}
+	handler, err := newHandler(f.metricsPath, coll, rl, load, logger)
+	if err != nil {
+		logger.Error("cannot build the landing page", "err", err)
+		return 1
+	}
+	return serve.Run(newServer(handler), f.web, logger, func() { _ = rl.Apply(load) })
+}
 
+// flags are the command line.
+type flags struct {
+	configFile  string
+	configCheck bool
+	metricsPath string
+	web         *web.FlagConfig
+	log         *promslog.Config
+}
+
+func parseFlags() flags {
+	var f flags
+	kingpin.Flag("config.file", "License exporter configuration file.").Default("license_exporter.yml").StringVar(&f.configFile)
+	kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").BoolVar(&f.configCheck)
+	kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	f.web = kingpinflag.AddFlags(kingpin.CommandLine, ":9848")
+	f.log = &promslog.Config{}
+	promslogflag.AddFlags(kingpin.CommandLine, f.log)
+	kingpin.Version(version.Print(name))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+	return f
+}
+
+// checkConfig is --config.check: the exit code says whether path is valid.
+func checkConfig(path string) int {
+	cfg, err := config.LoadExporterFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config is invalid:", err)
+		return 1
+	}
+	fmt.Printf("config %s is valid: %d source(s)\n", path, len(cfg.Sources))
+	return 0
+}
+
+// loader loads path strictly and hands it to the collector, at start and
+// on every reload.
+func loader(path string, coll *collector.Collector) serve.LoadFunc {
+	return func() ([]any, error) {
+		cfg, err := config.LoadExporterFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := coll.Apply(cfg); err != nil {
+			return nil, err
+		}
+		return []any{"file", path, "sources", len(cfg.Sources)}, nil
+	}
+}
+
+// newHandler routes the metrics, health, readiness, reload and landing
+// pages.
+func newHandler(metricsPath string, coll *collector.Collector, rl *serve.Reloader, load serve.LoadFunc, logger *slog.Logger) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector(name),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		rl.success, rl.successTime,
+		rl,
 	)
 
 	mux := http.NewServeMux()
 	// The collector writes its license and per-user series itself (see
-	// README "Performance"); reg holds the rest.
-	mux.Handle(*metricsPath, coll.Handler(reg, collector.HandlerOpts{
+	// README.md "Performance"); reg holds the rest.
+	mux.Handle(metricsPath, coll.Handler(reg, collector.HandlerOpts{
 		ErrorLog:            logger,
 		MaxRequestsInFlight: 10,
 	}))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.Handle("/-/healthy", serve.Healthy)
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !rl.loaded.Load() {
+		if !rl.Loaded() {
 			http.Error(w, "config not loaded", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "Ready")
 	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "POST to reload the config", http.StatusMethodNotAllowed)
-			return
-		}
-		if err := rl.reload(); err != nil {
-			http.Error(w, "config refused, the old one keeps running: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "config reloaded")
-	})
-	if *metricsPath != "/" {
+	mux.Handle("/-/reload", rl.Handler(load))
+	if metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "License Exporter",
 			Description: "Prometheus exporter for CSI cloud License Monitor usage",
 			Version:     version.Info(),
 			Links: []web.LandingLinks{
-				{Address: *metricsPath, Text: "Metrics"},
+				{Address: metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},
 		})
 		if err != nil {
-			logger.Error("cannot build the landing page", "err", err)
-			return 1
+			return nil, err
 		}
 		mux.Handle("/", landing)
 	}
+	return mux, nil
+}
 
-	srv := &http.Server{
-		Handler:           mux,
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	return serve.Run(srv, webConfig, logger, func() { _ = rl.reload() })
-}
-
-// reloader applies the config file; a bad file is refused and the running
-// config stays.
-type reloader struct {
-	path        string
-	coll        *collector.Collector
-	logger      *slog.Logger
-	mu          sync.Mutex
-	loaded      atomic.Bool
-	success     prometheus.Gauge
-	successTime prometheus.Gauge
-}
-
-func newReloader(path string, coll *collector.Collector, logger *slog.Logger) *reloader {
-	return &reloader{
-		path: path, coll: coll, logger: logger,
-		success: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "license_exporter_config_last_reload_successful",
-			Help: "1 if the last load of the config file succeeded, 0 if it was refused.",
-		}),
-		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "license_exporter_config_last_reload_success_timestamp_seconds",
-			Help: "Time of the last successful load of the config file, in Unix seconds.",
-		}),
-	}
-}
-
-func (r *reloader) reload() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cfg, err := config.LoadExporterFile(r.path)
-	if err == nil {
-		err = r.coll.Apply(cfg)
-	}
-	if err != nil {
-		r.success.Set(0)
-		if r.loaded.Load() {
-			r.logger.Error("config reload refused; the old config keeps running", "err", err)
-		}
-		return err
-	}
-	r.success.Set(1)
-	r.successTime.SetToCurrentTime()
-	r.loaded.Store(true)
-	r.logger.Info("config loaded", "file", r.path, "sources", len(cfg.Sources))
-	return nil
 }

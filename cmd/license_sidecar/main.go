@@ -27,39 +27,25 @@ func main() {
 }
 
 func run() int {
-	var (
-		configFile  = kingpin.Flag("config.file", "License sidecar configuration file.").Default("license_sidecar.yml").String()
-		configCheck = kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").Bool()
-		webConfig   = kingpinflag.AddFlags(kingpin.CommandLine, ":9849")
-	)
-	logConfig := &promslog.Config{}
-	promslogflag.AddFlags(kingpin.CommandLine, logConfig)
-	kingpin.Version(version.Print(name))
-	kingpin.HelpFlag.Short('h')
-	kingpin.Parse()
-	logger := promslog.New(logConfig)
-
-	cfg, err := config.LoadSidecarFile(*configFile)
-	if *configCheck {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "config is invalid:", err)
-			return 1
-		}
-		fmt.Printf("config %s is valid: source %q, %d role(s)\n", *configFile, cfg.Source.Name, len(cfg.Roles))
-		return 0
+	f := parseFlags()
+	logger := promslog.New(f.log)
+	cfg, err := config.LoadSidecarFile(f.configFile)
+	if f.configCheck {
+		return checkConfig(f.configFile, cfg, err)
 	}
+
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
 	if err != nil {
 		logger.Error("cannot load the config; exiting", "err", err)
 		return 1
 	}
 	// Fail at start, not on the first request, on a broken web config.
-	if err := web.Validate(*webConfig.WebConfigFile); err != nil {
+	if err := web.Validate(*f.web.WebConfigFile); err != nil {
 		logger.Error("invalid --web.config.file; exiting", "err", err)
 		return 1
 	}
 	srvc, err := sidecar.New(cfg, sidecar.Options{
-		WebConfigFile: *webConfig.WebConfigFile,
+		WebConfigFile: *f.web.WebConfigFile,
 		Logger:        logger,
 		UserAgent:     name + "/" + version.Version,
 	})
@@ -68,10 +54,45 @@ func run() int {
 		return 1
 	}
 	defer srvc.Close()
-	logger.Info("config loaded", "source_name", cfg.Source.Name, "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil)
+	// The sidecar logs a refused reload itself and keeps the old config.
+	return serve.Run(newServer(srvc.Handler(), cfg), f.web, logger, func() { _ = srvc.ReloadFile(f.configFile) })
+}
 
-	srv := &http.Server{
-		Handler:           srvc.Handler(),
+// flags are the command line.
+type flags struct {
+	configFile  string
+	configCheck bool
+	web         *web.FlagConfig
+	log         *promslog.Config
+}
+
+func parseFlags() flags {
+	var f flags
+	kingpin.Flag("config.file", "License sidecar configuration file.").Default("license_sidecar.yml").StringVar(&f.configFile)
+	kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").BoolVar(&f.configCheck)
+	f.web = kingpinflag.AddFlags(kingpin.CommandLine, ":9849")
+	f.log = &promslog.Config{}
+	promslogflag.AddFlags(kingpin.CommandLine, f.log)
+	kingpin.Version(version.Print(name))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+	return f
+}
+
+// checkConfig is --config.check: the exit code says whether the file,
+// already loaded as cfg or err, is valid.
+func checkConfig(path string, cfg *config.Sidecar, err error) int {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config is invalid:", err)
+		return 1
+	}
+	fmt.Printf("config %s is valid: source %q, %d role(s)\n", path, cfg.Source.Name, len(cfg.Roles))
+	return 0
+}
+
+func newServer(h http.Handler, cfg *config.Sidecar) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Above the upstream timeout: a terminate reads upstream and then calls it.
@@ -79,11 +100,4 @@ func run() int {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 	}
-	return serve.Run(srv, webConfig, logger, func() {
-		if err := srvc.ReloadFile(*configFile); err != nil {
-			logger.Error("config reload refused; the old config keeps running", "err", err)
-		} else {
-			logger.Info("config reloaded")
-		}
-	})
 }

@@ -1,5 +1,6 @@
-// Package serve runs a program's HTTP server until SIGTERM or SIGINT, and
-// calls reload on SIGHUP: the part every long-running program here shares.
+// Package serve is what every long-running program here shares: Run serves
+// until SIGTERM or SIGINT and calls reload on SIGHUP, Reloader applies the
+// config file, and Healthy answers /-/healthy.
 package serve
 
 import (

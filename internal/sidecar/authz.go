@@ -124,21 +124,31 @@ type Verdict struct {
 	Reason  string // a sentence for people
 }
 
-// Decide applies "Who may do what" to a session read fresh from upstream.
-// What upstream forbids (checked out, not Cloud Sign-in) and what the
-// config forbids (too young) comes first and is the same for everyone;
-// then ownership and permissions.
+// whyNotTerminable maps upstream's 409 code, whether upstream sent it or
+// Session.Terminable predicted it, to the Why the page and JSON show.
+func whyNotTerminable(code string) string {
+	if code == upstream.CodeCheckedOut {
+		return WhyCheckedOut
+	}
+	return WhyNotCloudSignIn
+}
+
+// Decide applies "Who may do what" (README.md) to a session read fresh
+// from upstream. What upstream forbids (checked out, not Cloud Sign-in)
+// and what the config forbids (too young) comes first and is the same for
+// everyone; then ownership and permissions.
 func (p *Policy) Decide(g *Grant, sess *upstream.Session, licenseType string, now time.Time) Verdict {
 	if ok, code := sess.Terminable(licenseType); !ok {
-		if code == upstream.CodeCheckedOut {
-			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: WhyCheckedOut,
+		why := whyNotTerminable(code)
+		if why == WhyCheckedOut {
+			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: why,
 				Reason: "the session is checked out; checked-out licenses cannot be terminated remotely"}
 		}
 		t := licenseType
 		if t == "" {
 			t = "unknown"
 		}
-		return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: WhyNotCloudSignIn,
+		return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: why,
 			Reason: fmt.Sprintf("the session's license is %s, not cloud_sign_in; only Cloud Sign-in sessions can be terminated", t)}
 	}
 	if age := now.Sub(sess.StartedAt); p.minAge > 0 && age < p.minAge {

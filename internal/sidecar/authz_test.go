@@ -8,7 +8,7 @@ import (
 )
 
 // expectation for one role × owner × kind, written out by hand from
-// ARCHITECTURE.md's "Who may do what".
+// README.md's "Who may do what".
 type expectation struct {
 	status  int
 	outcome string

@@ -58,7 +58,7 @@ func sessionID(owner, kind string) string {
 	return "S-" + strings.SplitN(owner, "@", 2)[0] + "-" + kind
 }
 
-// fakeUpstream speaks UPSTREAM_API.md over real HTTP on loopback, using
+// fakeUpstream speaks docs/upstream-api.md over real HTTP on loopback, using
 // the project's wire types, and records every call. It requires the
 // bearer token and the link key, as a real secret link would.
 type fakeUpstream struct {
@@ -378,4 +378,17 @@ func (ts *testSidecar) lastAudit(t *testing.T) (AuditRecord, int) {
 		t.Fatal("no audit line")
 	}
 	return lines[len(lines)-1], len(lines)
+}
+
+// mustConfig builds a config like startSidecar's, with extra YAML.
+func mustConfig(t *testing.T, up *fakeUpstream, ts *testSidecar, extra string) *config.Sidecar {
+	t.Helper()
+	y := sidecarYAML(up, filepath.Join(ts.dir, "upstream.token"), "")
+	// The base config already has a terminate block: replace it.
+	y = y[:strings.Index(y, "terminate:")] + extra
+	cfg, err := config.LoadSidecar([]byte(y), ts.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

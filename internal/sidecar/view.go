@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -168,9 +169,8 @@ func (s *Server) loadView(w http.ResponseWriter, r *http.Request, asHTML bool) *
 		}
 		return nil
 	}
-	snap, err := st.view.read(r.Context())
+	v, err := s.monitorView(r.Context(), st, id, &g, userFilter(r))
 	if err != nil {
-		s.upstreamFailed(err)
 		msg := "cannot read the License Monitor upstream: " + upstreamResult(err)
 		if asHTML {
 			s.renderError(w, http.StatusBadGateway, "Upstream unavailable", msg)
@@ -179,11 +179,27 @@ func (s *Server) loadView(w http.ResponseWriter, r *http.Request, asHTML bool) *
 		}
 		return nil
 	}
-	userFilter := strings.TrimSpace(r.URL.Query().Get("user"))
-	if len(userFilter) > maxIdentityLen || !printable(userFilter) {
-		userFilter = ""
+	return v
+}
+
+// monitorView reads upstream, sharing the read with concurrent views, and
+// judges every session for g.
+func (s *Server) monitorView(ctx context.Context, st *state, id Identity, g *Grant, userFilter string) (*MonitorView, error) {
+	snap, err := st.view.read(ctx)
+	if err != nil {
+		s.upstreamFailed(err)
+		return nil, err
 	}
-	return buildView(snap, st.policy, id, &g, userFilter, st.cfg.Terminate.DryRun, s.now())
+	return buildView(snap, st.policy, id, g, userFilter, st.cfg.Terminate.DryRun, s.now()), nil
+}
+
+// userFilter is ?user=, dropped when too long or unprintable.
+func userFilter(r *http.Request) string {
+	f := strings.TrimSpace(r.URL.Query().Get("user"))
+	if len(f) > maxIdentityLen || !printable(f) {
+		return ""
+	}
+	return f
 }
 
 func (s *Server) serveMonitorJSON(w http.ResponseWriter, r *http.Request) {
