@@ -5,16 +5,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 	_ "time/tzdata" // --timezone works without a system zone database
 
@@ -22,24 +19,34 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/license-monitor/license-monitor/internal/serve"
 	"github.com/license-monitor/license-monitor/internal/simulator"
 )
 
 const program = "license_simulator"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, nil))
 }
 
-// run is the program; ready, if set, learns the listening address.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(net.Addr)) int {
+// flags are the command line's values.
+type flags struct {
+	listen, startTime, now, scale, tokenFile, keyFile, fault, timezone string
+	seed                                                               int64
+	speed                                                              float64
+	churn, churnSet                                                    bool
+	log                                                                *promslog.Config
+}
+
+// parseFlags reads args; exit >= 0 means the program ends with that code
+// (help, version or a bad flag, already reported).
+func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app := kingpin.New(program, "Serves a simulated CSI License Monitor API under "+simulator.APIPrefix+
 		", with a control API under /-/control for tests and demos.")
 	app.Writer(stdout).ErrorWriter(stderr).UsageWriter(stdout)
-	exit := -1
+	exit = -1
 	app.Terminate(func(code int) {
 		if exit < 0 {
 			exit = code
@@ -48,34 +55,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	app.Version(version.Print(program))
 	app.HelpFlag.Short('h')
 
-	listen := app.Flag("web.listen-address", "Address to listen on.").Default("127.0.0.1:9850").String()
-	seed := app.Flag("seed", "Seed of the account and the event stream.").Default("1").Int64()
-	speed := app.Flag("speed", "How many times faster than real time the simulated clock runs.").Default("1").Float64()
-	startTime := app.Flag("start-time", "Start of the simulated clock: RFC 3339, or "+simulator.WeekdayPrefix+
-		"HH:MM for the most recent weekday HH:MM at or before --now in --timezone (default: now).").String()
-	nowFlag := app.Flag("now", "The moment a relative --start-time counts back from, RFC 3339 (default: the real clock); "+
-		"not later than the real clock, so no session starts in the future.").String()
-	scale := app.Flag("scale", "Account: demo, or a benchmark tier (small, large, huge).").Default("demo").Enum("demo", "small", "large", "huge")
-	var churnSet bool
-	churn := app.Flag("churn", "Sessions come and go (default: on for demo, off for the tiers).").IsSetByUser(&churnSet).Bool()
-	tokenFile := app.Flag("token-file", "File holding the bearer token every API request must carry.").String()
-	keyFile := app.Flag("api-key-file", "File holding the secret every API request must carry as ?key=.").String()
-	faultFlag := app.Flag("fault", "Start with a fault on: a kind (e.g. http_5xx) or a control API fault body in JSON.").String()
-	timezone := app.Flag("timezone", "Time zone of the account's working hours.").Default("UTC").String()
-	logCfg := &promslog.Config{Writer: stderr}
-	promslogflag.AddFlags(app, logCfg)
+	app.Flag("web.listen-address", "Address to listen on.").Default("127.0.0.1:9850").StringVar(&f.listen)
+	app.Flag("seed", "Seed of the account and the event stream.").Default("1").Int64Var(&f.seed)
+	app.Flag("speed", "How many times faster than real time the simulated clock runs.").Default("1").Float64Var(&f.speed)
+	app.Flag("start-time", "Start of the simulated clock: RFC 3339, or "+simulator.WeekdayPrefix+
+		"HH:MM for the most recent weekday HH:MM at or before --now in --timezone (default: now).").StringVar(&f.startTime)
+	app.Flag("now", "The moment a relative --start-time counts back from, RFC 3339 (default: the real clock); "+
+		"not later than the real clock, so no session starts in the future.").StringVar(&f.now)
+	app.Flag("scale", "Account: demo, or a benchmark tier (small, large, huge).").Default("demo").EnumVar(&f.scale, "demo", "small", "large", "huge")
+	app.Flag("churn", "Sessions come and go (default: on for demo, off for the tiers).").IsSetByUser(&f.churnSet).BoolVar(&f.churn)
+	app.Flag("token-file", "File holding the bearer token every API request must carry.").StringVar(&f.tokenFile)
+	app.Flag("api-key-file", "File holding the secret every API request must carry as ?key=.").StringVar(&f.keyFile)
+	app.Flag("fault", "Start with a fault on: a kind (e.g. http_5xx) or a control API fault body in JSON.").StringVar(&f.fault)
+	app.Flag("timezone", "Time zone of the account's working hours.").Default("UTC").StringVar(&f.timezone)
+	f.log = &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, f.log)
 
 	_, err := app.Parse(args)
 	if exit >= 0 {
-		return exit
+		return f, exit
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", program, err)
-		return 2
+		return f, 2
 	}
-	logger := promslog.New(logCfg)
+	return f, -1
+}
 
-	opts, fault, err := options(*seed, *speed, *startTime, *nowFlag, time.Now(), simulator.Tier(*scale), *churn, churnSet, *tokenFile, *keyFile, *faultFlag, *timezone)
+// run is the program; it ends when ctx does or on SIGTERM. ready, if set,
+// learns the listening address.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(net.Addr)) int {
+	f, exit := parseFlags(args, stdout, stderr)
+	if exit >= 0 {
+		return exit
+	}
+	logger := promslog.New(f.log)
+	opts, fault, err := options(f.seed, f.speed, f.startTime, f.now, time.Now(), simulator.Tier(f.scale), f.churn, f.churnSet,
+		f.tokenFile, f.keyFile, f.fault, f.timezone)
 	if err != nil {
 		logger.Error("bad flags", "err", err)
 		return 2
@@ -93,48 +109,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return 2
 		}
 	}
-
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		logger.Error("cannot listen", "err", err)
 		return 1
 	}
-	srv := &http.Server{
-		Handler:           logRequests(logger, sim.Handler()),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
-	// Shutdown waits for handlers; Close releases the ones a hang holds.
-	srv.RegisterOnShutdown(sim.Close)
 	logger.Info("starting "+program, "version", version.Info(), "address", ln.Addr().String(),
 		"base_url", "http://"+ln.Addr().String()+simulator.APIPrefix,
 		"scale", opts.Tier, "seed", opts.Seed, "speed", opts.Speed, "sim_time", sim.State().SimTime,
 		"churn", opts.Churn, "timezone", opts.Location.String(),
 		"token_required", opts.Token != "", "api_key_required", opts.APIKey != "", "fault", fault.Kind)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	select {
-	case err := <-errc:
-		logger.Error("server failed", "err", err)
-		return 1
-	case <-ctx.Done():
+	noTLS := ""
+	return serve.RunListener(ctx, ln, newServer(sim, logger), &web.FlagConfig{WebConfigFile: &noTLS}, logger, nil)
+}
+
+// newServer is the simulator's HTTP server. Shutdown waits for handlers;
+// Close releases the ones a hang fault holds.
+func newServer(sim *simulator.Simulator, logger *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           logRequests(logger, sim.Handler()),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Error("shutdown", "err", err)
-		return 1
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		logger.Error("server failed", "err", err)
-		return 1
-	}
-	return 0
+	srv.RegisterOnShutdown(sim.Close)
+	return srv
 }
 
 // options turns the flags into simulator options and the initial fault.

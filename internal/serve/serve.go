@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -23,13 +24,24 @@ const ShutdownTimeout = 10 * time.Second
 // calls reload on every SIGHUP, and shuts down gracefully on SIGTERM or
 // SIGINT. It returns the process exit code.
 func Run(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger, reload func()) int {
+	return run(context.Background(), srv, func() error { return web.ListenAndServe(srv, flags, logger) }, logger, reload)
+}
+
+// RunListener is Run on a listener the caller opened (so it knows the
+// address, e.g. for port 0), which also stops when ctx ends.
+func RunListener(ctx context.Context, l net.Listener, srv *http.Server, flags *web.FlagConfig, logger *slog.Logger, reload func()) int {
+	return run(ctx, srv, func() error { return web.Serve(l, srv, flags, logger) }, logger, reload)
+}
+
+func run(ctx context.Context, srv *http.Server, serve func() error, logger *slog.Logger, reload func()) int {
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, flags, logger) }()
+	go func() { serveErr <- serve() }()
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
 	for {
+		var reason string
 		select {
 		case err := <-serveErr:
 			if !errors.Is(err, http.ErrServerClosed) {
@@ -44,16 +56,19 @@ func Run(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger, reload fu
 				}
 				continue
 			}
-			logger.Info("shutting down", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-			err := srv.Shutdown(ctx)
-			cancel()
-			if err != nil {
-				logger.Error("graceful shutdown timed out", "err", err)
-				return 1
-			}
-			<-serveErr
-			return 0
+			reason = sig.String()
+		case <-ctx.Done():
+			reason = "context done"
 		}
+		logger.Info("shutting down", "signal", reason)
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		err := srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			logger.Error("graceful shutdown timed out", "err", err)
+			return 1
+		}
+		<-serveErr
+		return 0
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/license-monitor/license-monitor/internal/serve"
 	"github.com/license-monitor/license-monitor/internal/upstream"
 )
 
@@ -47,7 +48,7 @@ func (s *Simulator) routes(mux *http.ServeMux) {
 		mux.HandleFunc(method+" "+path, h)
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w, method) })
 	}
-	handle(http.MethodGet, "/-/healthy", serveHealthy)
+	handle(http.MethodGet, "/-/healthy", serve.Healthy.ServeHTTP)
 	handle(http.MethodGet, api(upstream.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
 		s.serveLicenses(w, f)
 	}))
@@ -74,11 +75,6 @@ func (s *Simulator) Handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-}
-
-func serveHealthy(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("Healthy.\n"))
 }
 
 // api wraps an upstream endpoint's handler with what every endpoint does
