@@ -80,7 +80,7 @@ FUZZ_TARGETS := \
 	./internal/upstream:FuzzDecodeLicenses ./internal/upstream:FuzzDecodeSessions \
 	./internal/upstream:FuzzDecodeMatchesStdlib \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
-	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups \
+	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies
 fuzz-seeds:
 	@echo ">> fuzz seed corpora"

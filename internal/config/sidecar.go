@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/license-monitor/license-monitor/internal/identity"
+
 	"github.com/prometheus/common/model"
 )
 
@@ -54,6 +56,10 @@ type ProxyAuth struct {
 	UserHeader   string   `yaml:"user_header"`
 	GroupsHeader string   `yaml:"groups_header,omitempty"`
 	TrustedCIDRs []string `yaml:"trusted_cidrs"`
+	// GroupsHeaderRepeated accepts several groups headers (oauth2-proxy
+	// sends one per group). Off by default: a proxy that appends rather
+	// than overwrites would let a client's own copy add a group.
+	GroupsHeaderRepeated bool `yaml:"groups_header_repeated,omitempty"`
 
 	trusted []netip.Prefix
 }
@@ -139,10 +145,10 @@ func (c *Sidecar) validate(dir string) error {
 	if err := checkRoles("default_roles", c.DefaultRoles); err != nil {
 		return err
 	}
-	// Identities are compared case-insensitively (e-mail addresses from a
-	// proxy vary in case), so two keys that differ only in case are a mistake.
-	var err error
-	if c.Users, err = foldKeys("users", c.Users); err != nil {
+	// Identities are compared byte for byte (internal/identity): a key the
+	// PRECIS profile would change could never match a caller, or would match
+	// a look-alike, so it is refused here rather than ignored.
+	if err := checkIdentityKeys("users", c.Users); err != nil {
 		return err
 	}
 	for _, u := range sortedKeys(c.Users) {
@@ -158,7 +164,7 @@ func (c *Sidecar) validate(dir string) error {
 			return err
 		}
 	}
-	if c.UserAliases, err = foldKeys("user_aliases", c.UserAliases); err != nil {
+	if err := checkIdentityKeys("user_aliases", c.UserAliases); err != nil {
 		return err
 	}
 	for _, k := range sortedKeys(c.UserAliases) {
@@ -232,23 +238,14 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// foldKeys lower-cases a map's keys and refuses keys that collide.
-func foldKeys[V any](where string, m map[string]V) (map[string]V, error) {
-	if m == nil {
-		return nil, nil
-	}
-	out := make(map[string]V, len(m))
+// checkIdentityKeys refuses a map key that is not an exact identity.
+func checkIdentityKeys[V any](where string, m map[string]V) error {
 	for _, k := range sortedKeys(m) {
-		if strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%s: an identity is empty", where)
+		if err := identity.CheckKey(where, k); err != nil {
+			return err
 		}
-		f := strings.ToLower(k)
-		if _, dup := out[f]; dup {
-			return nil, fmt.Errorf("%s: %q is listed twice (identities are compared case-insensitively)", where, k)
-		}
-		out[f] = m[k]
 	}
-	return out, nil
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/license-monitor/license-monitor/internal/identity"
 )
 
 const sidecarSource = `source:
@@ -44,11 +46,14 @@ func TestLoadSidecarFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.Users["alice"]; len(got) != 1 || got[0] != "account_administrator" {
-		t.Errorf("users are keyed by lower-cased identity; users[alice] = %v", got)
+	if got := cfg.Users["Alice"]; len(got) != 1 || got[0] != "account_administrator" {
+		t.Errorf("users are keyed by the exact identity; users[Alice] = %v", got)
 	}
-	if got := cfg.UserAliases["bob"]; got != "bob@acme.example" {
-		t.Errorf("user_aliases[bob] = %q", got)
+	if _, folded := cfg.Users["alice"]; folded {
+		t.Error("users[alice] exists: identities must not be case-folded")
+	}
+	if got := cfg.UserAliases["Bob"]; got != "bob@acme.example" {
+		t.Errorf("user_aliases[Bob] = %q", got)
 	}
 	if cfg.AuditLog != filepath.Join(dir, "audit.log") {
 		t.Errorf("audit_log is resolved against the config's directory: %q", cfg.AuditLog)
@@ -114,8 +119,12 @@ func TestLoadSidecarErrors(t *testing.T) {
 			[]string{`unknown key "dryrun"`}},
 		{"no source", roles, []string{"source", "needs a source block"}},
 		{"no roles", sidecarSource, []string{"roles", "no roles"}},
-		{"users differing in case", sidecarSource + roles + "users:\n  alice: [admin]\n  Alice: [admin]\n",
-			[]string{"users", "listed twice", "case-insensitively"}},
+		{"a look-alike user (KELVIN SIGN)", sidecarSource + roles + "users:\n  \u212Aate@acme.example: [admin]\n",
+			[]string{"users", "PRECIS"}},
+		{"a look-alike alias (LONG S)", sidecarSource + roles + "user_aliases:\n  ro\u017Fe: rose@acme.example\n",
+			[]string{"user_aliases", "PRECIS"}},
+		{"a user with a space", sidecarSource + roles + "users:\n  \"kate \": [admin]\n",
+			[]string{"users", "PRECIS"}},
 		{"empty alias", sidecarSource + roles + "user_aliases:\n  bob: \"\"\n",
 			[]string{"user_aliases.bob", "empty"}},
 		{"bad source", "source:\n  name: acme\n  type: flexlm\n  url: http://x\n" + roles,
@@ -188,8 +197,8 @@ func FuzzLoadSidecar(f *testing.F) {
 		}
 		check(cfg.DefaultRoles)
 		for k, rs := range cfg.Users {
-			if k != strings.ToLower(k) {
-				t.Fatalf("users key %q not folded", k)
+			if identity.Check(k) != nil {
+				t.Fatalf("users key %q is not an exact identity", k)
 			}
 			check(rs)
 		}

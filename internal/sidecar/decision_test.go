@@ -47,7 +47,7 @@ terminate: {min_session_age: 5m}
 	p := NewPolicy(cfg)
 	grants := map[string]Grant{
 		"admin":  p.GrantOf(Identity{Name: "admin", Source: SourceBasicAuth}),
-		"bob":    p.GrantOf(Identity{Name: "Bob", Source: SourceProxy}), // identities compare case-insensitively
+		"bob":    p.GrantOf(Identity{Name: "bob", Source: SourceProxy}),
 		"nobody": p.GrantOf(Identity{Name: "nobody", Source: SourceBasicAuth}),
 	}
 	snap := decisionSnapshot()

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v2"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/identity"
 )
 
 // Identity is an authenticated caller.
@@ -39,6 +40,8 @@ var (
 	errUntrustedProxy  = errors.New("proxy identity headers from an address outside auth.proxy.trusted_cidrs")
 	errBadProxyUser    = errors.New("the proxy's user header is malformed (several values, a comma, control characters or too long)")
 	errBasicAuthUnsafe = errors.New("basic auth is not verified because --web.config.file has no basic_auth_users")
+	errRepeatedGroups  = errors.New("the proxy's groups header came more than once (a client's forged copy may have been appended); " +
+		"set auth.proxy.groups_header_repeated only if the proxy strips client-sent copies")
 )
 
 // ParseProxyUser reads the user header's values. Exactly one non-empty,
@@ -57,6 +60,9 @@ func ParseProxyUser(values []string) (string, error) {
 	}
 	if len(v) > maxIdentityLen || strings.ContainsRune(v, ',') || !printable(v) {
 		return "", errBadProxyUser
+	}
+	if err := identity.Check(v); err != nil {
+		return "", err
 	}
 	return v, nil
 }
@@ -125,6 +131,9 @@ func identify(r *http.Request, proxy *config.ProxyAuth, basicAuthVerified bool) 
 			if !ok || !trusted(addr, proxy.Trusted()) {
 				return Identity{}, errUntrustedProxy
 			}
+			if len(groupVals) > 1 && !proxy.GroupsHeaderRepeated {
+				return Identity{}, errRepeatedGroups
+			}
 			if len(userVals) > 0 {
 				name, err := ParseProxyUser(userVals)
 				if err != nil {
@@ -140,6 +149,9 @@ func identify(r *http.Request, proxy *config.ProxyAuth, basicAuthVerified bool) 
 	}
 	if !basicAuthVerified {
 		return Identity{}, errBasicAuthUnsafe
+	}
+	if err := identity.Check(user); err != nil {
+		return Identity{}, err
 	}
 	return Identity{Name: user, Source: SourceBasicAuth}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/identity"
 )
 
 func TestParseGroups(t *testing.T) {
@@ -91,6 +92,8 @@ func TestIdentify(t *testing.T) {
 		}
 		return r
 	}
+	repeated := *proxy
+	repeated.GroupsHeaderRepeated = true
 	cases := []struct {
 		name     string
 		r        *http.Request
@@ -99,8 +102,18 @@ func TestIdentify(t *testing.T) {
 		want     Identity
 		err      error
 	}{
-		{"trusted proxy", req("10.1.2.3:5555", map[string][]string{"X-User": {"a@x"}, "X-Groups": {"g1,g2", "g3"}}, ""), proxy, false,
+		{"trusted proxy", req("10.1.2.3:5555", map[string][]string{"X-User": {"a@x"}, "X-Groups": {"g1,g2, g3"}}, ""), proxy, false,
 			Identity{Name: "a@x", Groups: []string{"g1", "g2", "g3"}, Source: SourceProxy}, nil},
+		// A proxy that appends would pass a client's own copy along.
+		{"repeated groups header", req("10.1.2.3:5555", map[string][]string{"X-User": {"a@x"}, "X-Groups": {"g1,g2", "license-admins"}}, ""), proxy, false,
+			Identity{}, errRepeatedGroups},
+		{"repeated groups header, allowed", req("10.1.2.3:5555", map[string][]string{"X-User": {"a@x"}, "X-Groups": {"g1,g2", "g3"}}, ""), &repeated, false,
+			Identity{Name: "a@x", Groups: []string{"g1", "g2", "g3"}, Source: SourceProxy}, nil},
+		{"KELVIN SIGN look-alike from the proxy", req("10.1.2.3:5555", map[string][]string{"X-User": {"\u212Aate@acme.example"}}, ""), proxy, false,
+			Identity{}, identity.ErrNotCanonical},
+		{"LONG S look-alike from the proxy", req("10.1.2.3:5555", map[string][]string{"X-User": {"ro\u017Fe@acme.example"}}, ""), proxy, false,
+			Identity{}, identity.ErrNotCanonical},
+		{"look-alike in basic auth", req("192.168.1.1:1", nil, "\u212Aate"), nil, true, Identity{}, identity.ErrNotCanonical},
 		{"trusted proxy over IPv6", req("[::1]:5555", map[string][]string{"X-User": {"a@x"}}, ""), proxy, false,
 			Identity{Name: "a@x", Source: SourceProxy}, nil},
 		{"IPv4-mapped IPv6 peer", req("[::ffff:10.0.0.1]:5555", map[string][]string{"X-User": {"a@x"}}, ""), proxy, false,

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"strings"
 	"sync"
 	"time"
 )
@@ -39,7 +38,6 @@ func (l *limiter) configure(requests int, interval time.Duration) {
 
 // allow takes one token from key's bucket at time now.
 func (l *limiter) allow(key string, now time.Time) bool {
-	key = strings.ToLower(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]

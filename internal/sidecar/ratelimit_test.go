@@ -18,8 +18,9 @@ func TestLimiter(t *testing.T) {
 	if l.allow("bob", t0) {
 		t.Fatal("the 4th request at once was allowed")
 	}
-	if l.allow("BOB", t0.Add(19*time.Second)) {
-		t.Fatal("identities differing in case got separate buckets")
+	// Identities are exact (internal/identity): BOB is another identity.
+	if !l.allow("BOB", t0.Add(19*time.Second)) {
+		t.Fatal("identities differing in case shared a bucket")
 	}
 	if !l.allow("carol", t0) {
 		t.Fatal("one identity's limit held back another's")

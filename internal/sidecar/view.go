@@ -105,7 +105,7 @@ func buildView(snap *upstream.Snapshot, p *Policy, id Identity, g *Grant, userFi
 	idx := snap.LicenseIndex()
 	for i := range snap.Sessions {
 		s := &snap.Sessions[i]
-		if userFilter != "" && !strings.EqualFold(s.User, userFilter) {
+		if userFilter != "" && s.User != userFilter {
 			continue
 		}
 		sv := SessionView{ID: s.ID, User: s.User, DisplayName: s.DisplayName, Host: s.Host, Since: s.StartedAt, CheckedOut: s.CheckedOut, Product: upstream.UnknownProduct}

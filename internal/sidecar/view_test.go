@@ -89,8 +89,11 @@ func TestMonitorJSON(t *testing.T) {
 		t.Errorf("sessions missing from the view: %v", want)
 	}
 
-	// ?user= filters, case-insensitively.
-	if _, v := get(admin, "/api/v1/monitor?user=CAROL@acme.example"); len(v.Sessions) != len(kinds) || !v.CanTerminateOthers || v.UserFilter == "" {
+	// ?user= filters on the exact name.
+	if _, v := get(admin, "/api/v1/monitor?user=CAROL@acme.example"); len(v.Sessions) != 0 {
+		t.Errorf("?user= folded case: %d sessions for CAROL@acme.example", len(v.Sessions))
+	}
+	if _, v := get(admin, "/api/v1/monitor?user=carol@acme.example"); len(v.Sessions) != len(kinds) || !v.CanTerminateOthers || v.UserFilter == "" {
 		t.Errorf("filtered view: %d sessions", len(v.Sessions))
 	} else {
 		for _, s := range v.Sessions {

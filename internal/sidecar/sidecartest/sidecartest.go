@@ -33,6 +33,7 @@ type Options struct {
 	RateLimit     int           // terminate requests per hour per identity; 0: 1000
 	MinSessionAge time.Duration // 0: none
 	Extra         string        // more top-level YAML, e.g. an auth block
+	Users         []string      // more account administrators, beside the demo users
 }
 
 // Sidecar is a running license_sidecar.
@@ -49,6 +50,10 @@ func Config(o Options, auditPath string) string {
 	if o.TokenFile != "" {
 		fmt.Fprintf(&b, "  http_client_config:\n    authorization:\n      type: Bearer\n      credentials_file: %s\n", o.TokenFile)
 	}
+	moreUsers := ""
+	for _, u := range o.Users {
+		moreUsers += fmt.Sprintf("  %q: [account_administrator]\n", u)
+	}
 	rl := o.RateLimit
 	if rl == 0 {
 		rl = 1000
@@ -60,7 +65,7 @@ users:
   admin: [account_administrator]
   bob: [license_monitor]
   nobody: []
-default_roles: []
+%sdefault_roles: []
 user_aliases:
   bob: bob@acme.example
 audit_log: %q
@@ -68,7 +73,7 @@ terminate:
   dry_run: %v
   min_session_age: %s
   rate_limit: {requests: %d, interval: 1h}
-%s`, auditPath, o.DryRun, o.MinSessionAge, rl, o.Extra)
+%s`, moreUsers, auditPath, o.DryRun, o.MinSessionAge, rl, o.Extra)
 	return b.String()
 }
 
