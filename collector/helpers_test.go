@@ -3,9 +3,9 @@ package collector
 import (
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 func errReason(r string, retryAfter time.Duration) error {
-	return &upstream.Error{Reason: upstream.Reason(r), Op: "test", RetryAfter: retryAfter}
+	return &csi.Error{Reason: csi.Reason(r), Op: "test", RetryAfter: retryAfter}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Bounds of the retry schedule after a failed poll.
@@ -28,12 +28,12 @@ type stats struct {
 	lastSuccess time.Time
 	duration    time.Duration
 	polls       uint64
-	failures    map[upstream.Reason]uint64
+	failures    map[csi.Reason]uint64
 }
 
 func newStats() *stats {
-	s := &stats{failures: make(map[upstream.Reason]uint64, len(upstream.Reasons))}
-	for _, r := range upstream.Reasons {
+	s := &stats{failures: make(map[csi.Reason]uint64, len(csi.Reasons))}
+	for _, r := range csi.Reasons {
 		s.failures[r] = 0
 	}
 	return s
@@ -43,7 +43,7 @@ func newStats() *stats {
 // Scrapes read the view; they never call upstream.
 type Poller struct {
 	cfg    config.Source
-	client *upstream.Client
+	client *csi.Client
 	logger *slog.Logger
 	stats  *stats
 	view   atomic.Pointer[view]
@@ -59,7 +59,7 @@ type Poller struct {
 
 // NewPoller builds a poller for one source; Start begins polling.
 func NewPoller(cfg config.Source, userAgent string, logger *slog.Logger) (*Poller, error) {
-	client, err := upstream.NewClient(upstream.Options{
+	client, err := csi.NewClient(csi.Options{
 		URL:              cfg.APIURL(),
 		HTTPClientConfig: cfg.HTTPClientConfig,
 		MaxResponseBytes: cfg.MaxResponseBytes,
@@ -135,14 +135,14 @@ func (p *Poller) run(ctx context.Context) {
 // full interval for a configuration problem (4xx), which retrying soon
 // cannot fix.
 func retryDelay(err error, n int, interval time.Duration) time.Duration {
-	if upstream.ReasonOf(err) == upstream.ReasonHTTP4xx {
+	if csi.ReasonOf(err) == csi.ReasonHTTP4xx {
 		return interval
 	}
 	d := interval
 	if n < 31 {
 		d = min(firstRetry<<(n-1), interval)
 	}
-	if ra := upstream.RetryAfterOf(err); ra > d {
+	if ra := csi.RetryAfterOf(err); ra > d {
 		d = ra
 	}
 	return d
@@ -176,9 +176,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 			s.polls--
 			return err
 		}
-		reason := upstream.ReasonOf(err)
+		reason := csi.ReasonOf(err)
 		if reason == "" {
-			reason = upstream.ReasonConnection
+			reason = csi.ReasonConnection
 		}
 		s.failures[reason]++
 		s.up = false
@@ -204,7 +204,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type licenses struct {
-		snap *upstream.Snapshot
+		snap *csi.Snapshot
 		err  error
 	}
 	licc := make(chan licenses, 1)
@@ -220,7 +220,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 		b       *viewBuilder
 		licErr  error
 		got     bool
-		pending []upstream.Session
+		pending []csi.Session
 	)
 	start := func(r licenses) {
 		got = true
@@ -248,7 +248,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	} else {
 		go fetch()
 	}
-	err := p.client.EachSession(ctx, func(s *upstream.Session) {
+	err := p.client.EachSession(ctx, func(s *csi.Session) {
 		if !got {
 			select {
 			case r := <-licc:

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // view is what one good poll exports: the snapshot aggregated to the
@@ -20,8 +20,8 @@ import (
 // about a twentieth of the text, is kept once a scrape asked for it.
 type view struct {
 	source   string
-	licenses []upstream.License // by (edition, id): the exposition's order
-	users    []userSeries       // by (edition, host, product, user), likewise
+	licenses []csi.License // by (edition, id): the exposition's order
+	users    []userSeries  // by (edition, host, product, user), likewise
 
 	gzOnce sync.Once
 	gz     [numFamilies]segment
@@ -65,8 +65,8 @@ type productEdition struct{ product, edition string }
 // spares the users their growing. agg, if not nil, is an empty map to
 // aggregate in: the poller keeps it from poll to poll, so a poll does not
 // leave a map of every user series behind as garbage.
-func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.ProductFilter, users bool, hint int, agg map[userKey]int32) *viewBuilder {
-	v := &view{source: source, licenses: make([]upstream.License, 0, len(lic.Licenses))}
+func newViewBuilder(source string, lic *csi.Snapshot, filter *config.ProductFilter, users bool, hint int, agg map[userKey]int32) *viewBuilder {
+	v := &view{source: source, licenses: make([]csi.License, 0, len(lic.Licenses))}
 	b := &viewBuilder{v: v, filter: filter, users: users, byLicense: make(map[string]int32, len(lic.Licenses))}
 	groupOf := map[productEdition]int32{}
 	group := func(product, edition string) int32 {
@@ -90,8 +90,8 @@ func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.Produc
 			v.licenses = append(v.licenses, *l)
 		}
 	}
-	b.unknown = group(upstream.UnknownProduct, "")
-	slices.SortFunc(v.licenses, func(a, b upstream.License) int {
+	b.unknown = group(csi.UnknownProduct, "")
+	slices.SortFunc(v.licenses, func(a, b csi.License) int {
 		if c := strings.Compare(a.Edition, b.Edition); c != 0 {
 			return c
 		}
@@ -108,7 +108,7 @@ func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.Produc
 }
 
 // add counts one session.
-func (b *viewBuilder) add(s *upstream.Session) {
+func (b *viewBuilder) add(s *csi.Session) {
 	g, ok := b.byLicense[s.LicenseID]
 	if !ok {
 		b.unknownSessions++
@@ -179,7 +179,7 @@ func (v *view) count(f int) int {
 }
 
 // licenseValue is the value of license family f, and whether l has one.
-func licenseValue(f int, l *upstream.License) (float64, bool) {
+func licenseValue(f int, l *csi.License) (float64, bool) {
 	switch f {
 	case famSeatsIssued:
 		return float64(l.Seats), true

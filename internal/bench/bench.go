@@ -23,7 +23,7 @@ import (
 	"github.com/license-monitor/license-monitor/collector"
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/simulator"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Tiers are the account sizes measured, smallest first.
@@ -111,21 +111,21 @@ func (u *Upstream) Fetch() (*Bodies, error) {
 	}
 	out := &Bodies{}
 	var err error
-	if out.Licenses, err = get(u.BaseURL + "/" + upstream.PathLicenses); err != nil {
+	if out.Licenses, err = get(u.BaseURL + "/" + csi.PathLicenses); err != nil {
 		return nil, err
 	}
 	token := ""
 	for {
-		url := fmt.Sprintf("%s/%s?%s=%d", u.BaseURL, upstream.PathSessions, upstream.ParamPageSize, upstream.MaxPageSize)
+		url := fmt.Sprintf("%s/%s?%s=%d", u.BaseURL, csi.PathSessions, csi.ParamPageSize, csi.MaxPageSize)
 		if token != "" {
-			url += "&" + upstream.ParamPageToken + "=" + token
+			url += "&" + csi.ParamPageToken + "=" + token
 		}
 		b, err := get(url)
 		if err != nil {
 			return nil, err
 		}
 		out.Pages = append(out.Pages, b)
-		var doc upstream.SessionsDoc
+		var doc csi.SessionsDoc
 		if err := json.Unmarshal(b, &doc); err != nil {
 			return nil, err
 		}
@@ -171,12 +171,12 @@ func PollFloor(b *testing.B, u *Upstream) {
 	b.SetBytes(bodies.Size())
 	b.ReportAllocs()
 	for b.Loop() {
-		var lic upstream.LicensesDoc
+		var lic csi.LicensesDoc
 		if err := json.Unmarshal(bodies.Licenses, &lic); err != nil {
 			b.Fatal(err)
 		}
 		for _, page := range bodies.Pages {
-			var doc upstream.SessionsDoc
+			var doc csi.SessionsDoc
 			if err := json.Unmarshal(page, &doc); err != nil {
 				b.Fatal(err)
 			}

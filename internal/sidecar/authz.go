@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Outcomes of a terminate request: the `outcome` label of
@@ -111,7 +111,7 @@ func (p *Policy) GrantOf(id Identity) Grant {
 }
 
 // Owns reports whether sess belongs to the identity behind g.
-func (g *Grant) Owns(sess *upstream.Session) bool {
+func (g *Grant) Owns(sess *csi.Session) bool {
 	return strings.EqualFold(strings.TrimSpace(sess.User), strings.TrimSpace(g.Upstream))
 }
 
@@ -128,9 +128,9 @@ type Verdict struct {
 // What upstream forbids (checked out, not Cloud Sign-in) and what the
 // config forbids (too young) comes first and is the same for everyone;
 // then ownership and permissions.
-func (p *Policy) Decide(g *Grant, sess *upstream.Session, licenseType string, now time.Time) Verdict {
+func (p *Policy) Decide(g *Grant, sess *csi.Session, licenseType string, now time.Time) Verdict {
 	if ok, code := sess.Terminable(licenseType); !ok {
-		if code == upstream.CodeCheckedOut {
+		if code == csi.CodeCheckedOut {
 			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: WhyCheckedOut,
 				Reason: "the session is checked out; checked-out licenses cannot be terminated remotely"}
 		}

@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 const (
@@ -74,7 +74,7 @@ type Server struct {
 type state struct {
 	cfg     *config.Sidecar
 	policy  *Policy
-	client  *upstream.Client
+	client  *csi.Client
 	timeout time.Duration
 	view    *sharedReader
 }
@@ -119,7 +119,7 @@ func (s *Server) initMetrics() {
 		Name: "license_sidecar_upstream_failures_total",
 		Help: "Failed upstream calls (reads and terminate calls) by reason.",
 	}, []string{"reason"})
-	for _, r := range upstream.Reasons {
+	for _, r := range csi.Reasons {
 		s.upstreamErrors.WithLabelValues(string(r))
 	}
 	s.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
@@ -142,7 +142,7 @@ func (s *Server) initMetrics() {
 }
 
 func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
-	client, err := upstream.NewClient(upstream.Options{
+	client, err := csi.NewClient(csi.Options{
 		URL:              cfg.Source.APIURL(),
 		HTTPClientConfig: cfg.Source.HTTPClientConfig,
 		MaxResponseBytes: cfg.Source.MaxResponseBytes,
@@ -416,43 +416,43 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Upstream = upstreamResult(err)
-	var ue *upstream.Error
+	var ue *csi.Error
 	errors.As(err, &ue)
 	switch {
 	case ue != nil && ue.Status == http.StatusNotFound:
 		refuse(http.StatusNotFound, OutcomeNotFound, "", "upstream no longer knows the session (it has ended)")
 	case ue != nil && ue.Status == http.StatusConflict:
 		why := WhyNotCloudSignIn
-		if ue.Code == upstream.CodeCheckedOut {
+		if ue.Code == csi.CodeCheckedOut {
 			why = WhyCheckedOut
 		}
 		refuse(http.StatusConflict, OutcomeNotTerminable, why, "upstream refused: the session is not terminable ("+ue.Code+")")
 	default:
 		s.upstreamFailed(err)
 		reason := "the upstream terminate call failed: " + upstreamResult(err)
-		if ue != nil && ue.Reason == upstream.ReasonTimeout {
+		if ue != nil && ue.Reason == csi.ReasonTimeout {
 			reason += "; the session may or may not have ended, check the monitor before trying again"
 		}
-		if ra := upstream.RetryAfterOf(err); ra > 0 {
+		if ra := csi.RetryAfterOf(err); ra > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(ra.Seconds())))
 		}
 		refuse(http.StatusBadGateway, OutcomeUpstreamError, "", reason)
 	}
 }
 
-// upstreamFailed counts and logs a failed upstream call. *upstream.Error
+// upstreamFailed counts and logs a failed upstream call. *csi.Error
 // never holds the URL or a token, so its text is safe to log.
 func (s *Server) upstreamFailed(err error) {
-	if r := upstream.ReasonOf(err); r != "" {
+	if r := csi.ReasonOf(err); r != "" {
 		s.upstreamErrors.WithLabelValues(string(r)).Inc()
 	}
 	s.logger.Warn("upstream call failed", "err", err)
 }
 
 // upstreamResult describes a failed call briefly: reason, status, code.
-// *upstream.Error never holds the URL or a token.
+// *csi.Error never holds the URL or a token.
 func upstreamResult(err error) string {
-	var ue *upstream.Error
+	var ue *csi.Error
 	if !errors.As(err, &ue) {
 		return "error"
 	}
@@ -468,7 +468,7 @@ func upstreamResult(err error) string {
 
 // findSession returns the session with id and its license's type ("" if
 // the license is not listed, which makes it not terminable).
-func findSession(snap *upstream.Snapshot, id string) (*upstream.Session, string) {
+func findSession(snap *csi.Snapshot, id string) (*csi.Session, string) {
 	for i := range snap.Sessions {
 		if snap.Sessions[i].ID == id {
 			sess := &snap.Sessions[i]
@@ -487,7 +487,7 @@ func findSession(snap *upstream.Snapshot, id string) (*upstream.Session, string)
 // read instead of each reading every page of sessions. It keeps nothing
 // once a read ends, so a view is never older than its request.
 type sharedReader struct {
-	client  *upstream.Client
+	client  *csi.Client
 	timeout time.Duration
 
 	mu     sync.Mutex
@@ -498,7 +498,7 @@ type sharedReader struct {
 type flight struct {
 	gen  uint64
 	done chan struct{}
-	snap *upstream.Snapshot
+	snap *csi.Snapshot
 	err  error
 }
 
@@ -509,7 +509,7 @@ func (r *sharedReader) invalidate() {
 	r.mu.Unlock()
 }
 
-func (r *sharedReader) read(ctx context.Context) (*upstream.Snapshot, error) {
+func (r *sharedReader) read(ctx context.Context) (*csi.Snapshot, error) {
 	r.mu.Lock()
 	if f := r.flight; f != nil && f.gen == r.gen {
 		r.mu.Unlock()

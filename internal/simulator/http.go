@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 const contentTypeJSON = "application/json"
@@ -39,7 +39,7 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := json.Marshal(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: code, Message: msg}})
+	b, _ := json.Marshal(csi.ErrorDoc{Error: csi.ErrorDetail{Code: code, Message: msg}})
 	writeJSON(w, status, b)
 }
 
@@ -53,12 +53,12 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 func (s *Simulator) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 	var ep, id string
 	switch {
-	case rest == upstream.PathLicenses:
+	case rest == csi.PathLicenses:
 		ep = EndpointLicenses
-	case rest == upstream.PathSessions:
+	case rest == csi.PathSessions:
 		ep = EndpointSessions
-	case strings.HasPrefix(rest, upstream.PathSessions+"/") && strings.HasSuffix(rest, "/"+upstream.PathTerminateSuffix):
-		id = strings.TrimSuffix(strings.TrimPrefix(rest, upstream.PathSessions+"/"), "/"+upstream.PathTerminateSuffix)
+	case strings.HasPrefix(rest, csi.PathSessions+"/") && strings.HasSuffix(rest, "/"+csi.PathTerminateSuffix):
+		id = strings.TrimSuffix(strings.TrimPrefix(rest, csi.PathSessions+"/"), "/"+csi.PathTerminateSuffix)
 		if id == "" || strings.Contains(id, "/") {
 			writeError(w, http.StatusNotFound, "not_found", "no such path")
 			return
@@ -190,13 +190,13 @@ func (s *Simulator) serveLicenses(w http.ResponseWriter, f Fault) {
 		var body []byte
 		switch f.Kind {
 		case FaultNegative:
-			docs[0].Seats = upstream.Int64(-3)
+			docs[0].Seats = csi.Int64(-3)
 			body = s.licensesBody(snap, genAt, docs)
 		case FaultNonInteger:
 			// Mark the seat count with a number no real field holds, then
 			// swap its text for 2.5: the wire type cannot carry a fraction.
 			const marker = -7357135531
-			docs[0].Seats = upstream.Int64(marker)
+			docs[0].Seats = csi.Int64(marker)
 			body = bytes.Replace(s.licensesBody(snap, genAt, docs), []byte(strconv.Itoa(marker)), []byte("2.5"), 1)
 		case FaultDuplicateIDs:
 			if len(docs) > 1 {
@@ -334,16 +334,16 @@ func streamHuge(w http.ResponseWriter, status int, size int64, pre, post []byte,
 
 func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Fault) {
 	q := r.URL.Query()
-	size := upstream.DefaultPageSize
-	if v := q.Get(upstream.ParamPageSize); v != "" || q.Has(upstream.ParamPageSize) {
+	size := csi.DefaultPageSize
+	if v := q.Get(csi.ParamPageSize); v != "" || q.Has(csi.ParamPageSize) {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > upstream.MaxPageSize {
-			writeError(w, http.StatusBadRequest, "bad_request", "page_size must be an integer from 1 to "+strconv.Itoa(upstream.MaxPageSize))
+		if err != nil || n < 1 || n > csi.MaxPageSize {
+			writeError(w, http.StatusBadRequest, "bad_request", "page_size must be an integer from 1 to "+strconv.Itoa(csi.MaxPageSize))
 			return
 		}
 		size = n
 	}
-	tok := q.Get(upstream.ParamPageToken)
+	tok := q.Get(csi.ParamPageToken)
 	endless := f.Kind == FaultEndlessPages
 
 	s.mu.Lock()
@@ -386,7 +386,7 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		body = snap.page(int(off), size, encodeToken(s.seed, snap.version, off), false)
 	case FaultDuplicateIDs:
 		end := min(off+uint64(size), n)
-		page := upstream.SessionsDoc{Sessions: make([]upstream.SessionDoc, 0, end-off)}
+		page := csi.SessionsDoc{Sessions: make([]csi.SessionDoc, 0, end-off)}
 		for _, x := range snap.sessions[off:end] {
 			page.Sessions = append(page.Sessions, x.doc(s.acct.licenses[x.lic].id))
 		}
@@ -421,7 +421,7 @@ func (s *Simulator) serveTerminate(w http.ResponseWriter, id string, f Fault) {
 	x := s.byID[id]
 	fail := func(status int, code, msg string) {
 		s.mu.Unlock()
-		b, _ := json.Marshal(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: code, Message: msg}})
+		b, _ := json.Marshal(csi.ErrorDoc{Error: csi.ErrorDetail{Code: code, Message: msg}})
 		writeBody(w, status, b, f)
 	}
 	if x == nil {
@@ -429,16 +429,16 @@ func (s *Simulator) serveTerminate(w http.ResponseWriter, id string, f Fault) {
 		return
 	}
 	if x.checkedOut {
-		fail(http.StatusConflict, upstream.CodeCheckedOut, "the session is checked out and cannot be terminated remotely")
+		fail(http.StatusConflict, csi.CodeCheckedOut, "the session is checked out and cannot be terminated remotely")
 		return
 	}
-	if s.acct.licenses[x.lic].typ != upstream.TypeCloudSignIn {
-		fail(http.StatusConflict, upstream.CodeNotTerminable, "only cloud sign-in sessions can be terminated")
+	if s.acct.licenses[x.lic].typ != csi.TypeCloudSignIn {
+		fail(http.StatusConflict, csi.CodeNotTerminable, "only cloud sign-in sessions can be terminated")
 		return
 	}
 	s.removeLocked(x)
 	s.mu.Unlock()
 	s.logger.Info("session terminated", "session", id)
-	body, _ := json.Marshal(upstream.TerminateDoc{SessionID: id, Status: upstream.TerminateStatusTerminating})
+	body, _ := json.Marshal(csi.TerminateDoc{SessionID: id, Status: csi.TerminateStatusTerminating})
 	writeBody(w, http.StatusAccepted, body, f)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Over a simulated day at high speed (10 simulated minutes per real
@@ -25,12 +25,12 @@ func TestInvariantsOverSimulatedDay(t *testing.T) {
 				steps, size, step = 4, 1000, 3*time.Second
 			}
 			changed := 0
-			var prev []upstream.SessionDoc
+			var prev []csi.SessionDoc
 			for i := range steps {
 				lic := h.licenses()
 				sess := h.sessions(size, nil)
 				checkInvariants(t, lic, sess, true)
-				if i > 0 && !slices.EqualFunc(prev, sess, func(a, b upstream.SessionDoc) bool { return a.ID == b.ID }) {
+				if i > 0 && !slices.EqualFunc(prev, sess, func(a, b csi.SessionDoc) bool { return a.ID == b.ID }) {
 					changed++
 				}
 				prev = sess
@@ -51,7 +51,7 @@ func readEverything(h *harness) [][]byte {
 	for {
 		r := h.get(h.api("sessions") + "?page_size=7&page_token=" + tok)
 		out = append(out, r.body)
-		tok = decode[upstream.SessionsDoc](h.t, r).NextPageToken
+		tok = decode[csi.SessionsDoc](h.t, r).NextPageToken
 		if tok == "" {
 			return out
 		}
@@ -100,7 +100,7 @@ func TestAdvanceStepsDoNotMatter(t *testing.T) {
 	}
 }
 
-func countAt(t *testing.T, seed int64, at time.Time, loc *time.Location) (sessions int, lic upstream.LicensesDoc) {
+func countAt(t *testing.T, seed int64, at time.Time, loc *time.Location) (sessions int, lic csi.LicensesDoc) {
 	h := start(t, Options{Seed: seed, Start: at, Churn: true, Location: loc})
 	lic = h.licenses()
 	sess := h.sessions(1000, nil)
@@ -224,8 +224,8 @@ func TestDemoAccount(t *testing.T) {
 
 type pinned struct{ user, host, license string }
 
-func pinnedOf(sess []upstream.SessionDoc) map[pinned]upstream.SessionDoc {
-	out := map[pinned]upstream.SessionDoc{}
+func pinnedOf(sess []csi.SessionDoc) map[pinned]csi.SessionDoc {
+	out := map[pinned]csi.SessionDoc{}
 	for _, s := range sess {
 		if s.User == BobUser || s.User == CarolUser {
 			out[pinned{s.User, s.Host, s.LicenseID}] = s
@@ -316,7 +316,7 @@ func TestTierCounts(t *testing.T) {
 // checkTierInside checks a tier's counts from the licenses answer and the
 // simulator's own state, and that the pages hold that many sessions,
 // without decoding them.
-func checkTierInside(t *testing.T, h *harness, lic upstream.LicensesDoc, spec tierSpec) {
+func checkTierInside(t *testing.T, h *harness, lic csi.LicensesDoc, spec tierSpec) {
 	var inUse int64
 	for _, l := range lic.Licenses {
 		inUse += *l.InUse
@@ -408,16 +408,16 @@ func TestPagingConsistencyUnderChurn(t *testing.T) {
 
 func TestPageTokens(t *testing.T) {
 	h := start(t, Options{Tier: TierSmall, Seed: 1, Start: wed11, Churn: true})
-	first := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10"))
+	first := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10"))
 	if len(first.Sessions) != 10 || first.NextPageToken == "" {
 		t.Fatalf("first page: %d sessions, token %q", len(first.Sessions), first.NextPageToken)
 	}
 	// The final page has an empty token.
-	all := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=1000"))
+	all := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=1000"))
 	if len(all.Sessions) != 60 || all.NextPageToken != "" {
 		t.Fatalf("one page: %d sessions, token %q", len(all.Sessions), all.NextPageToken)
 	}
-	def := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")))
+	def := decode[csi.SessionsDoc](t, h.get(h.api("sessions")))
 	if len(def.Sessions) != 60 {
 		t.Fatalf("default page size gave %d", len(def.Sessions))
 	}
@@ -430,7 +430,7 @@ func TestPageTokens(t *testing.T) {
 	}
 	for _, q := range bad {
 		r := h.get(h.api("sessions") + "?" + q)
-		e := decode[upstream.ErrorDoc](t, r)
+		e := decode[csi.ErrorDoc](t, r)
 		if r.status != 400 || e.Error.Code == "" || r.header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}
@@ -452,7 +452,7 @@ func TestPageEncodingMatchesWireTypes(t *testing.T) {
 	tok := ""
 	for {
 		r := h.get(h.api("sessions") + "?page_size=4&page_token=" + tok)
-		doc := decode[upstream.SessionsDoc](t, r)
+		doc := decode[csi.SessionsDoc](t, r)
 		want, _ := json.Marshal(doc)
 		if !bytes.Equal(r.body, want) {
 			t.Fatalf("served %s\nwire   %s", r.body, want)
@@ -462,7 +462,7 @@ func TestPageEncodingMatchesWireTypes(t *testing.T) {
 		}
 	}
 	r := h.get(h.api("licenses"))
-	want, _ := json.Marshal(decode[upstream.LicensesDoc](t, r))
+	want, _ := json.Marshal(decode[csi.LicensesDoc](t, r))
 	if !bytes.Equal(r.body, want) {
 		t.Fatalf("licenses served %s\nwire %s", r.body, want)
 	}

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Programs are the project's binaries.
@@ -347,11 +347,11 @@ func (s *Simulator) Requests(t testing.TB) map[string]int64 {
 }
 
 // AddSession creates a session through the control API.
-func (s *Simulator) AddSession(t testing.TB, sess map[string]any) upstream.SessionDoc {
+func (s *Simulator) AddSession(t testing.TB, sess map[string]any) csi.SessionDoc {
 	t.Helper()
 	m := s.Control(t, "/sessions", sess)
 	b, _ := json.Marshal(m)
-	var d upstream.SessionDoc
+	var d csi.SessionDoc
 	if err := json.Unmarshal(b, &d); err != nil || d.ID == "" {
 		t.Fatalf("simulator did not return a session: %s", b)
 	}
@@ -374,12 +374,12 @@ func (s *Simulator) EndSession(t testing.TB, id string) {
 
 // Read returns what the simulator itself serves, every page, decoded with
 // the project's client (authenticated as the args say).
-func (s *Simulator) Read(t testing.TB, opts upstream.Options) *upstream.Snapshot {
+func (s *Simulator) Read(t testing.TB, opts csi.Options) *csi.Snapshot {
 	t.Helper()
 	if opts.URL == "" {
 		opts.URL = s.BaseURL
 	}
-	c, err := upstream.NewClient(opts)
+	c, err := csi.NewClient(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package upstream
+package csi
 
 import (
 	"context"
@@ -21,7 +21,7 @@ const (
 	ReasonHTTP5xx     Reason = "http_5xx"
 	ReasonRateLimited Reason = "rate_limited"
 	ReasonDecode      Reason = "decode"    // the bytes are not (complete) JSON
-	ReasonInvalid     Reason = "invalid"   // JSON, but not what UPSTREAM_API.md allows
+	ReasonInvalid     Reason = "invalid"   // JSON, but not what docs/upstream-api.md allows
 	ReasonTooLarge    Reason = "too_large" // a body over max_response_bytes
 )
 
