@@ -3,9 +3,9 @@ package collector
 import (
 	"time"
 
-	"github.com/license-monitor/license-monitor/source/csi"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 func errReason(r string, retryAfter time.Duration) error {
-	return &csi.Error{Reason: csi.Reason(r), Op: "test", RetryAfter: retryAfter}
+	return &source.Error{Reason: source.Reason(r), Op: "test", RetryAfter: retryAfter}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -28,12 +29,12 @@ type stats struct {
 	lastSuccess time.Time
 	duration    time.Duration
 	polls       uint64
-	failures    map[csi.Reason]uint64
+	failures    map[source.Reason]uint64
 }
 
 func newStats() *stats {
-	s := &stats{failures: make(map[csi.Reason]uint64, len(csi.Reasons))}
-	for _, r := range csi.Reasons {
+	s := &stats{failures: make(map[source.Reason]uint64, len(source.Reasons))}
+	for _, r := range source.Reasons {
 		s.failures[r] = 0
 	}
 	return s
@@ -135,14 +136,14 @@ func (p *Poller) run(ctx context.Context) {
 // full interval for a configuration problem (4xx), which retrying soon
 // cannot fix.
 func retryDelay(err error, n int, interval time.Duration) time.Duration {
-	if csi.ReasonOf(err) == csi.ReasonHTTP4xx {
+	if source.ReasonOf(err) == source.ReasonHTTP4xx {
 		return interval
 	}
 	d := interval
 	if n < 31 {
 		d = min(firstRetry<<(n-1), interval)
 	}
-	if ra := csi.RetryAfterOf(err); ra > d {
+	if ra := source.RetryAfterOf(err); ra > d {
 		d = ra
 	}
 	return d
@@ -176,9 +177,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 			s.polls--
 			return err
 		}
-		reason := csi.ReasonOf(err)
+		reason := source.ReasonOf(err)
 		if reason == "" {
-			reason = csi.ReasonConnection
+			reason = source.ReasonConnection
 		}
 		s.failures[reason]++
 		s.up = false
@@ -204,7 +205,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type licenses struct {
-		snap *csi.Snapshot
+		snap *source.Snapshot
 		err  error
 	}
 	licc := make(chan licenses, 1)
@@ -220,7 +221,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 		b       *viewBuilder
 		licErr  error
 		got     bool
-		pending []csi.Session
+		pending []source.Session
 	)
 	start := func(r licenses) {
 		got = true
@@ -248,7 +249,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	} else {
 		go fetch()
 	}
-	err := p.client.EachSession(ctx, func(s *csi.Session) {
+	err := p.client.EachSession(ctx, func(s *source.Session) {
 		if !got {
 			select {
 			case r := <-licc:

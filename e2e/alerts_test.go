@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/testenv"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -279,7 +280,7 @@ func promQueryCount(prom *testenv.Process, q string) (int, error) {
 type productEdition struct{ product, edition string }
 
 // seatTotals sums what the simulator itself serves by product and edition.
-func seatTotals(s *csi.Snapshot) (issued, inUse map[productEdition]int64) {
+func seatTotals(s *source.Snapshot) (issued, inUse map[productEdition]int64) {
 	issued, inUse = map[productEdition]int64{}, map[productEdition]int64{}
 	for _, l := range s.Licenses {
 		k := productEdition{l.Product, l.Edition}

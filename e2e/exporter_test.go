@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/license-monitor/license-monitor/internal/testenv"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -56,8 +57,8 @@ func TestDemoExposesTheContract(t *testing.T) {
 		}
 	}
 	reasons := m.Select("license_poll_failures_total", map[string]string{"source": "demo"})
-	if len(reasons) != len(csi.Reasons) {
-		t.Errorf("%d failure reasons exported from the start, want %d", len(reasons), len(csi.Reasons))
+	if len(reasons) != len(source.Reasons) {
+		t.Errorf("%d failure reasons exported from the start, want %d", len(reasons), len(source.Reasons))
 	}
 	for _, s := range m["license_info"] {
 		for _, label := range []string{"source", "license_id", "product", "edition", "license_type", "version"} {
@@ -83,7 +84,7 @@ func TestDemoExposesTheContract(t *testing.T) {
 
 // expected computes, independently of the collector, what the exporter
 // must show for a snapshot read from the simulator.
-func expected(s *csi.Snapshot) map[string]float64 {
+func expected(s *source.Snapshot) map[string]float64 {
 	out := map[string]float64{}
 	product := map[string][2]string{}
 	for _, l := range s.Licenses {

@@ -16,6 +16,7 @@ import (
 	"github.com/license-monitor/license-monitor/internal/sidecar"
 	"github.com/license-monitor/license-monitor/internal/sidecar/sidecartest"
 	"github.com/license-monitor/license-monitor/internal/testenv"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -37,7 +38,7 @@ func startSidecarRig(t *testing.T, o sidecartest.Options) *sidecarRig {
 }
 
 // sessions reads the simulator directly, as the test's own witness.
-func (r *sidecarRig) sessions(t *testing.T) []csi.Session {
+func (r *sidecarRig) sessions(t *testing.T) []source.Session {
 	t.Helper()
 	opts := csi.Options{}
 	opts.HTTPClientConfig.Authorization = &config.Authorization{Type: "Bearer", CredentialsFile: r.token}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/source/csi"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // Outcomes of a terminate request: the `outcome` label of
@@ -50,10 +50,11 @@ type Policy struct {
 	defaults []string
 	aliases  map[string]string // lower-cased identity -> upstream user
 	minAge   time.Duration
+	source   source.Terminator // what the source itself refuses to end
 }
 
-// NewPolicy builds a Policy from a validated config.
-func NewPolicy(c *config.Sidecar) *Policy {
+// NewPolicy builds a Policy from a validated config and its source.
+func NewPolicy(c *config.Sidecar, src source.Terminator) *Policy {
 	return &Policy{
 		perms:    c.Roles,
 		users:    c.Users,
@@ -61,6 +62,7 @@ func NewPolicy(c *config.Sidecar) *Policy {
 		defaults: c.DefaultRoles,
 		aliases:  c.UserAliases,
 		minAge:   time.Duration(c.Terminate.MinSessionAge),
+		source:   src,
 	}
 }
 
@@ -111,7 +113,7 @@ func (p *Policy) GrantOf(id Identity) Grant {
 }
 
 // Owns reports whether sess belongs to the identity behind g.
-func (g *Grant) Owns(sess *csi.Session) bool {
+func (g *Grant) Owns(sess *source.Session) bool {
 	return strings.EqualFold(strings.TrimSpace(sess.User), strings.TrimSpace(g.Upstream))
 }
 
@@ -128,9 +130,9 @@ type Verdict struct {
 // What upstream forbids (checked out, not Cloud Sign-in) and what the
 // config forbids (too young) comes first and is the same for everyone;
 // then ownership and permissions.
-func (p *Policy) Decide(g *Grant, sess *csi.Session, licenseType string, now time.Time) Verdict {
-	if ok, code := sess.Terminable(licenseType); !ok {
-		if code == csi.CodeCheckedOut {
+func (p *Policy) Decide(g *Grant, sess *source.Session, licenseType string, now time.Time) Verdict {
+	if ok, code := p.source.Terminable(sess, licenseType); !ok {
+		if code == source.CodeCheckedOut {
 			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: WhyCheckedOut,
 				Reason: "the session is checked out; checked-out licenses cannot be terminated remotely"}
 		}

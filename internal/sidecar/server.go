@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -74,9 +75,16 @@ type Server struct {
 type state struct {
 	cfg     *config.Sidecar
 	policy  *Policy
-	client  *csi.Client
+	client  terminatingSource
 	timeout time.Duration
 	view    *sharedReader
+}
+
+// terminatingSource is what the sidecar needs of a source: reading it and
+// ending its sessions.
+type terminatingSource interface {
+	source.Source
+	source.Terminator
 }
 
 // New builds a Server from a validated config.
@@ -119,7 +127,7 @@ func (s *Server) initMetrics() {
 		Name: "license_sidecar_upstream_failures_total",
 		Help: "Failed upstream calls (reads and terminate calls) by reason.",
 	}, []string{"reason"})
-	for _, r := range csi.Reasons {
+	for _, r := range source.Reasons {
 		s.upstreamErrors.WithLabelValues(string(r))
 	}
 	s.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
@@ -151,7 +159,7 @@ func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	st := &state{cfg: cfg, policy: NewPolicy(cfg), client: client, timeout: time.Duration(cfg.Source.Timeout)}
+	st := &state{cfg: cfg, policy: NewPolicy(cfg, client), client: client, timeout: time.Duration(cfg.Source.Timeout)}
 	st.view = &sharedReader{client: client, timeout: st.timeout}
 	return st, nil
 }
@@ -375,7 +383,7 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	// The session and its owner are read fresh from upstream, never taken
 	// from the request.
 	ctx, cancel := context.WithTimeout(r.Context(), st.timeout)
-	snap, err := st.client.Snapshot(ctx)
+	snap, err := source.ReadAll(ctx, st.client)
 	cancel()
 	if err != nil {
 		s.upstreamFailed(err)
@@ -416,43 +424,43 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Upstream = upstreamResult(err)
-	var ue *csi.Error
+	var ue *source.Error
 	errors.As(err, &ue)
 	switch {
 	case ue != nil && ue.Status == http.StatusNotFound:
 		refuse(http.StatusNotFound, OutcomeNotFound, "", "upstream no longer knows the session (it has ended)")
 	case ue != nil && ue.Status == http.StatusConflict:
 		why := WhyNotCloudSignIn
-		if ue.Code == csi.CodeCheckedOut {
+		if ue.Code == source.CodeCheckedOut {
 			why = WhyCheckedOut
 		}
 		refuse(http.StatusConflict, OutcomeNotTerminable, why, "upstream refused: the session is not terminable ("+ue.Code+")")
 	default:
 		s.upstreamFailed(err)
 		reason := "the upstream terminate call failed: " + upstreamResult(err)
-		if ue != nil && ue.Reason == csi.ReasonTimeout {
+		if ue != nil && ue.Reason == source.ReasonTimeout {
 			reason += "; the session may or may not have ended, check the monitor before trying again"
 		}
-		if ra := csi.RetryAfterOf(err); ra > 0 {
+		if ra := source.RetryAfterOf(err); ra > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(ra.Seconds())))
 		}
 		refuse(http.StatusBadGateway, OutcomeUpstreamError, "", reason)
 	}
 }
 
-// upstreamFailed counts and logs a failed upstream call. *csi.Error
+// upstreamFailed counts and logs a failed upstream call. *source.Error
 // never holds the URL or a token, so its text is safe to log.
 func (s *Server) upstreamFailed(err error) {
-	if r := csi.ReasonOf(err); r != "" {
+	if r := source.ReasonOf(err); r != "" {
 		s.upstreamErrors.WithLabelValues(string(r)).Inc()
 	}
 	s.logger.Warn("upstream call failed", "err", err)
 }
 
 // upstreamResult describes a failed call briefly: reason, status, code.
-// *csi.Error never holds the URL or a token.
+// *source.Error never holds the URL or a token.
 func upstreamResult(err error) string {
-	var ue *csi.Error
+	var ue *source.Error
 	if !errors.As(err, &ue) {
 		return "error"
 	}
@@ -468,14 +476,12 @@ func upstreamResult(err error) string {
 
 // findSession returns the session with id and its license's type ("" if
 // the license is not listed, which makes it not terminable).
-func findSession(snap *csi.Snapshot, id string) (*csi.Session, string) {
+func findSession(snap *source.Snapshot, id string) (*source.Session, string) {
 	for i := range snap.Sessions {
 		if snap.Sessions[i].ID == id {
 			sess := &snap.Sessions[i]
-			for j := range snap.Licenses {
-				if snap.Licenses[j].ID == sess.LicenseID {
-					return sess, snap.Licenses[j].Type
-				}
+			if j, ok := source.IndexLicenses(snap.Licenses).Of(sess); ok {
+				return sess, snap.Licenses[j].Type
 			}
 			return sess, ""
 		}
@@ -487,7 +493,7 @@ func findSession(snap *csi.Snapshot, id string) (*csi.Session, string) {
 // read instead of each reading every page of sessions. It keeps nothing
 // once a read ends, so a view is never older than its request.
 type sharedReader struct {
-	client  *csi.Client
+	client  source.Source
 	timeout time.Duration
 
 	mu     sync.Mutex
@@ -498,7 +504,7 @@ type sharedReader struct {
 type flight struct {
 	gen  uint64
 	done chan struct{}
-	snap *csi.Snapshot
+	snap *source.Snapshot
 	err  error
 }
 
@@ -509,7 +515,7 @@ func (r *sharedReader) invalidate() {
 	r.mu.Unlock()
 }
 
-func (r *sharedReader) read(ctx context.Context) (*csi.Snapshot, error) {
+func (r *sharedReader) read(ctx context.Context) (*source.Snapshot, error) {
 	r.mu.Lock()
 	if f := r.flight; f != nil && f.gen == r.gen {
 		r.mu.Unlock()
@@ -527,7 +533,7 @@ func (r *sharedReader) read(ctx context.Context) (*csi.Snapshot, error) {
 	// Runs in this request's goroutine; it does not stop when this caller
 	// leaves, since others may be waiting, but the timeout bounds it.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
-	f.snap, f.err = r.client.Snapshot(rctx)
+	f.snap, f.err = source.ReadAll(rctx, r.client)
 	cancel()
 	close(f.done)
 	r.mu.Lock()

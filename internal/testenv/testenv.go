@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -374,7 +375,7 @@ func (s *Simulator) EndSession(t testing.TB, id string) {
 
 // Read returns what the simulator itself serves, every page, decoded with
 // the project's client (authenticated as the args say).
-func (s *Simulator) Read(t testing.TB, opts csi.Options) *csi.Snapshot {
+func (s *Simulator) Read(t testing.TB, opts csi.Options) *source.Snapshot {
 	t.Helper()
 	if opts.URL == "" {
 		opts.URL = s.BaseURL
@@ -385,7 +386,7 @@ func (s *Simulator) Read(t testing.TB, opts csi.Options) *csi.Snapshot {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	snap, err := c.Snapshot(ctx)
+	snap, err := source.ReadAll(ctx, c)
 	if err != nil {
 		t.Fatalf("reading the simulator: %v", err)
 	}
