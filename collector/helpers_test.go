@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/source"
+	_ "github.com/license-monitor/license-monitor/source/all" // the tests' configs name type csi
 )
 
 func errReason(r string, retryAfter time.Duration) error {

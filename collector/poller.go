@@ -10,7 +10,6 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/source"
-	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Bounds of the retry schedule after a failed poll.
@@ -44,7 +43,7 @@ func newStats() *stats {
 // Scrapes read the view; they never call upstream.
 type Poller struct {
 	cfg    config.Source
-	client *csi.Client
+	src    source.Source
 	logger *slog.Logger
 	stats  *stats
 	view   atomic.Pointer[view]
@@ -60,18 +59,13 @@ type Poller struct {
 
 // NewPoller builds a poller for one source; Start begins polling.
 func NewPoller(cfg config.Source, userAgent string, logger *slog.Logger) (*Poller, error) {
-	client, err := csi.NewClient(csi.Options{
-		URL:              cfg.APIURL(),
-		HTTPClientConfig: cfg.HTTPClientConfig,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		UserAgent:        userAgent,
-	})
+	src, err := cfg.Open(userAgent)
 	if err != nil {
 		return nil, err
 	}
 	return &Poller{
 		cfg:    cfg,
-		client: client,
+		src:    src,
 		logger: logger.With("source", cfg.Name),
 		stats:  newStats(),
 		now:    time.Now,
@@ -103,7 +97,7 @@ func (p *Poller) run(ctx context.Context) {
 	interval := time.Duration(p.cfg.PollInterval)
 	// Jitter spreads the first polls of many sources and replicas.
 	wait := rand.N(min(interval/jitterShare, maxJitter) + 1)
-	p.logger.Info("polling source", "host", p.client.Host(), "interval", interval, "first_poll_in", wait.Round(time.Millisecond))
+	p.logger.Info("polling source", "host", p.src.Host(), "interval", interval, "first_poll_in", wait.Round(time.Millisecond))
 	failures := 0
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -210,7 +204,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	}
 	licc := make(chan licenses, 1)
 	fetch := func() {
-		snap, err := p.client.Licenses(ctx)
+		snap, err := p.src.Licenses(ctx)
 		if err != nil {
 			cancel() // the poll has failed; stop reading sessions
 		}
@@ -249,7 +243,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	} else {
 		go fetch()
 	}
-	err := p.client.EachSession(ctx, func(s *source.Session) {
+	err := p.src.EachSession(ctx, func(s *source.Session) {
 		if !got {
 			select {
 			case r := <-licc:

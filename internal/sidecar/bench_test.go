@@ -41,7 +41,11 @@ default_roles: [admin]
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewPolicy(cfg, new(csi.Client)) // CSI's rule of what can be ended
+	src, err := cfg.Source.Open("test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return NewPolicy(cfg, src.(source.Terminator))
 }
 
 // BenchmarkBuildView: the JSON view of 20,000 sessions, each judged.

@@ -24,7 +24,6 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/source"
-	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 const (
@@ -150,14 +149,13 @@ func (s *Server) initMetrics() {
 }
 
 func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
-	client, err := csi.NewClient(csi.Options{
-		URL:              cfg.Source.APIURL(),
-		HTTPClientConfig: cfg.Source.HTTPClientConfig,
-		MaxResponseBytes: cfg.Source.MaxResponseBytes,
-		UserAgent:        s.opts.UserAgent,
-	})
+	src, err := cfg.Source.Open(s.opts.UserAgent)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
+	}
+	client, ok := src.(terminatingSource)
+	if !ok {
+		return nil, fmt.Errorf("source: type %q cannot end sessions, which the sidecar is for", cfg.Source.Type)
 	}
 	st := &state{cfg: cfg, policy: NewPolicy(cfg, client), client: client, timeout: time.Duration(cfg.Source.Timeout)}
 	st.view = &sharedReader{client: client, timeout: st.timeout}
