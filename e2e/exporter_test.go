@@ -20,7 +20,7 @@ import (
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
-// contractMetrics is the metric table of ARCHITECTURE.md.
+// contractMetrics is the metric table of docs/architecture.md.
 var contractMetrics = []string{
 	"license_seats_issued", "license_seats_in_use", "license_seats_checked_out",
 	"license_expiry_timestamp_seconds", "license_info",

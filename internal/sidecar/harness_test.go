@@ -58,7 +58,7 @@ func sessionID(owner, kind string) string {
 	return "S-" + strings.SplitN(owner, "@", 2)[0] + "-" + kind
 }
 
-// fakeUpstream speaks UPSTREAM_API.md over real HTTP on loopback, using
+// fakeUpstream speaks docs/upstream-api.md over real HTTP on loopback, using
 // the project's wire types, and records every call. It requires the
 // bearer token and the link key, as a real secret link would.
 type fakeUpstream struct {
