@@ -50,7 +50,7 @@ type Policy struct {
 	defaults []string
 	aliases  map[string]string // lower-cased identity -> upstream user
 	minAge   time.Duration
-	source   source.Terminator // what the source itself refuses to end
+	src      source.Terminator // what the source itself refuses to end
 }
 
 // NewPolicy builds a Policy from a validated config and its source.
@@ -62,7 +62,7 @@ func NewPolicy(c *config.Sidecar, src source.Terminator) *Policy {
 		defaults: c.DefaultRoles,
 		aliases:  c.UserAliases,
 		minAge:   time.Duration(c.Terminate.MinSessionAge),
-		source:   src,
+		src:      src,
 	}
 }
 
@@ -131,7 +131,7 @@ type Verdict struct {
 // config forbids (too young) comes first and is the same for everyone;
 // then ownership and permissions.
 func (p *Policy) Decide(g *Grant, sess *source.Session, licenseType string, now time.Time) Verdict {
-	if ok, code := p.source.Terminable(sess, licenseType); !ok {
+	if ok, code := p.src.Terminable(sess, licenseType); !ok {
 		if code == source.CodeCheckedOut {
 			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: WhyCheckedOut,
 				Reason: "the session is checked out; checked-out licenses cannot be terminated remotely"}
