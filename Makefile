@@ -77,8 +77,8 @@ unit:
 # on for FUZZTIME.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
-	./internal/upstream:FuzzDecodeLicenses ./internal/upstream:FuzzDecodeSessions \
-	./internal/upstream:FuzzDecodeMatchesStdlib \
+	./source/csi:FuzzDecodeLicenses ./source/csi:FuzzDecodeSessions \
+	./source/csi:FuzzDecodeMatchesStdlib \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // Collector exports every configured source.
@@ -138,8 +138,8 @@ func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
 	s := p.stats
 	s.mu.Lock()
 	up, polled, last, took, polls := s.up, s.polled, s.lastSuccess, s.duration, s.polls
-	failures := make([]uint64, len(upstream.Reasons))
-	for i, r := range upstream.Reasons {
+	failures := make([]uint64, len(source.Reasons))
+	for i, r := range source.Reasons {
 		failures[i] = s.failures[r]
 	}
 	s.mu.Unlock()
@@ -152,7 +152,7 @@ func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(pollDurationDesc, prometheus.GaugeValue, took.Seconds(), name)
 	}
 	ch <- prometheus.MustNewConstMetric(pollsDesc, prometheus.CounterValue, float64(polls), name)
-	for i, r := range upstream.Reasons {
+	for i, r := range source.Reasons {
 		ch <- prometheus.MustNewConstMetric(pollFailuresDesc, prometheus.CounterValue, float64(failures[i]), name, string(r))
 	}
 }

@@ -148,24 +148,3 @@ func TestFailureKeepsLastGoodAndEndedUsersVanish(t *testing.T) {
 		t.Error("bob's series survived the end of his sessions")
 	}
 }
-
-func TestRetryDelay(t *testing.T) {
-	interval := time.Minute
-	cases := []struct {
-		err  error
-		n    int
-		want time.Duration
-	}{
-		{errReason("http_5xx", 0), 1, time.Second},
-		{errReason("http_5xx", 0), 3, 4 * time.Second},
-		{errReason("timeout", 0), 10, time.Minute},
-		{errReason("rate_limited", 30*time.Second), 1, 30 * time.Second},
-		{errReason("rate_limited", 5*time.Minute), 1, 5 * time.Minute},
-		{errReason("http_4xx", 0), 1, time.Minute},
-	}
-	for _, tc := range cases {
-		if got := retryDelay(tc.err, tc.n, interval); got != tc.want {
-			t.Errorf("retryDelay(%v, %d) = %v, want %v", tc.err, tc.n, got, tc.want)
-		}
-	}
-}

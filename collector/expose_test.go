@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // sessionsOddJSON adds label values the text format must escape, a user
@@ -181,7 +181,7 @@ func TestHandlerBeforeAnyPoll(t *testing.T) {
 			b = gunzip(t, b)
 		}
 		got := parse(t, b)
-		if _, ok := got["license_up,source=acme"]; !ok || len(got) != 2+len(upstream.Reasons) {
+		if _, ok := got["license_up,source=acme"]; !ok || len(got) != 2+len(source.Reasons) {
 			t.Errorf("gzip=%v: before the first poll only health series: %v", gz, got)
 		}
 	}

@@ -3,9 +3,10 @@ package collector
 import (
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	_ "github.com/license-monitor/license-monitor/source/all" // the tests' configs name type csi
 )
 
 func errReason(r string, retryAfter time.Duration) error {
-	return &upstream.Error{Reason: upstream.Reason(r), Op: "test", RetryAfter: retryAfter}
+	return &source.Error{Reason: source.Reason(r), Op: "test", RetryAfter: retryAfter}
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // Bounds of the retry schedule after a failed poll.
@@ -28,12 +28,12 @@ type stats struct {
 	lastSuccess time.Time
 	duration    time.Duration
 	polls       uint64
-	failures    map[upstream.Reason]uint64
+	failures    map[source.Reason]uint64
 }
 
 func newStats() *stats {
-	s := &stats{failures: make(map[upstream.Reason]uint64, len(upstream.Reasons))}
-	for _, r := range upstream.Reasons {
+	s := &stats{failures: make(map[source.Reason]uint64, len(source.Reasons))}
+	for _, r := range source.Reasons {
 		s.failures[r] = 0
 	}
 	return s
@@ -43,7 +43,7 @@ func newStats() *stats {
 // Scrapes read the view; they never call upstream.
 type Poller struct {
 	cfg    config.Source
-	client *upstream.Client
+	src    source.Source
 	logger *slog.Logger
 	stats  *stats
 	view   atomic.Pointer[view]
@@ -59,18 +59,13 @@ type Poller struct {
 
 // NewPoller builds a poller for one source; Start begins polling.
 func NewPoller(cfg config.Source, userAgent string, logger *slog.Logger) (*Poller, error) {
-	client, err := upstream.NewClient(upstream.Options{
-		URL:              cfg.APIURL(),
-		HTTPClientConfig: cfg.HTTPClientConfig,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		UserAgent:        userAgent,
-	})
+	src, err := cfg.Open(userAgent)
 	if err != nil {
 		return nil, err
 	}
 	return &Poller{
 		cfg:    cfg,
-		client: client,
+		src:    src,
 		logger: logger.With("source", cfg.Name),
 		stats:  newStats(),
 		now:    time.Now,
@@ -102,7 +97,7 @@ func (p *Poller) run(ctx context.Context) {
 	interval := time.Duration(p.cfg.PollInterval)
 	// Jitter spreads the first polls of many sources and replicas.
 	wait := rand.N(min(interval/jitterShare, maxJitter) + 1)
-	p.logger.Info("polling source", "host", p.client.Host(), "interval", interval, "first_poll_in", wait.Round(time.Millisecond))
+	p.logger.Info("polling source", "host", p.src.Host(), "interval", interval, "first_poll_in", wait.Round(time.Millisecond))
 	failures := 0
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -135,14 +130,14 @@ func (p *Poller) run(ctx context.Context) {
 // full interval for a configuration problem (4xx), which retrying soon
 // cannot fix.
 func retryDelay(err error, n int, interval time.Duration) time.Duration {
-	if upstream.ReasonOf(err) == upstream.ReasonHTTP4xx {
+	if source.ReasonOf(err) == source.ReasonHTTP4xx {
 		return interval
 	}
 	d := interval
 	if n < 31 {
 		d = min(firstRetry<<(n-1), interval)
 	}
-	if ra := upstream.RetryAfterOf(err); ra > d {
+	if ra := source.RetryAfterOf(err); ra > d {
 		d = ra
 	}
 	return d
@@ -176,9 +171,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 			s.polls--
 			return err
 		}
-		reason := upstream.ReasonOf(err)
+		reason := source.ReasonOf(err)
 		if reason == "" {
-			reason = upstream.ReasonConnection
+			reason = source.ReasonConnection
 		}
 		s.failures[reason]++
 		s.up = false
@@ -204,12 +199,12 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type licenses struct {
-		snap *upstream.Snapshot
+		snap *source.Snapshot
 		err  error
 	}
 	licc := make(chan licenses, 1)
 	fetch := func() {
-		snap, err := p.client.Licenses(ctx)
+		snap, err := p.src.Licenses(ctx)
 		if err != nil {
 			cancel() // the poll has failed; stop reading sessions
 		}
@@ -220,7 +215,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 		b       *viewBuilder
 		licErr  error
 		got     bool
-		pending []upstream.Session
+		pending []source.Session
 	)
 	start := func(r licenses) {
 		got = true
@@ -248,7 +243,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	} else {
 		go fetch()
 	}
-	err := p.client.EachSession(ctx, func(s *upstream.Session) {
+	err := p.src.EachSession(ctx, func(s *source.Session) {
 		if !got {
 			select {
 			case r := <-licc:

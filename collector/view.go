@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // view is what one good poll exports: the snapshot aggregated to the
@@ -20,8 +20,8 @@ import (
 // about a twentieth of the text, is kept once a scrape asked for it.
 type view struct {
 	source   string
-	licenses []upstream.License // by (edition, id): the exposition's order
-	users    []userSeries       // by (edition, host, product, user), likewise
+	licenses []source.License // by (edition, id): the exposition's order
+	users    []userSeries     // by (edition, host, product, user), likewise
 
 	gzOnce sync.Once
 	gz     [numFamilies]segment
@@ -41,11 +41,13 @@ type viewBuilder struct {
 	filter *config.ProductFilter
 	users  bool
 	// groups are the (product, edition) pairs that pass the filter;
-	// byLicense maps a license id to its group, or -1 when filtered out.
-	groups    []productEdition
-	byLicense map[string]int32
-	unknown   int32 // the group of sessions whose license is not listed
-	agg       map[userKey]int32
+	// licenseGroup is each license's group, by its index in the poll's
+	// licenses, or -1 when filtered out.
+	groups       []productEdition
+	licenses     source.LicenseIndex
+	licenseGroup []int32
+	unknown      int32 // the group of sessions whose license is not listed
+	agg          map[userKey]int32
 	// unknownSessions counts sessions whose license_id is not listed.
 	unknownSessions int
 }
@@ -65,9 +67,9 @@ type productEdition struct{ product, edition string }
 // spares the users their growing. agg, if not nil, is an empty map to
 // aggregate in: the poller keeps it from poll to poll, so a poll does not
 // leave a map of every user series behind as garbage.
-func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.ProductFilter, users bool, hint int, agg map[userKey]int32) *viewBuilder {
-	v := &view{source: source, licenses: make([]upstream.License, 0, len(lic.Licenses))}
-	b := &viewBuilder{v: v, filter: filter, users: users, byLicense: make(map[string]int32, len(lic.Licenses))}
+func newViewBuilder(name string, lic *source.Snapshot, filter *config.ProductFilter, users bool, hint int, agg map[userKey]int32) *viewBuilder {
+	v := &view{source: name, licenses: make([]source.License, 0, len(lic.Licenses))}
+	b := &viewBuilder{v: v, filter: filter, users: users, licenses: source.IndexLicenses(lic.Licenses), licenseGroup: make([]int32, len(lic.Licenses))}
 	groupOf := map[productEdition]int32{}
 	group := func(product, edition string) int32 {
 		if !filter.Match(product) {
@@ -85,13 +87,13 @@ func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.Produc
 	for i := range lic.Licenses {
 		l := &lic.Licenses[i]
 		g := group(l.Product, l.Edition)
-		b.byLicense[l.ID] = g
+		b.licenseGroup[i] = g
 		if g >= 0 {
 			v.licenses = append(v.licenses, *l)
 		}
 	}
-	b.unknown = group(upstream.UnknownProduct, "")
-	slices.SortFunc(v.licenses, func(a, b upstream.License) int {
+	b.unknown = group(source.UnknownProduct, "")
+	slices.SortFunc(v.licenses, func(a, b source.License) int {
 		if c := strings.Compare(a.Edition, b.Edition); c != 0 {
 			return c
 		}
@@ -108,11 +110,12 @@ func newViewBuilder(source string, lic *upstream.Snapshot, filter *config.Produc
 }
 
 // add counts one session.
-func (b *viewBuilder) add(s *upstream.Session) {
-	g, ok := b.byLicense[s.LicenseID]
-	if !ok {
+func (b *viewBuilder) add(s *source.Session) {
+	g := b.unknown
+	if i, ok := b.licenses.Of(s); ok {
+		g = b.licenseGroup[i]
+	} else {
 		b.unknownSessions++
-		g = b.unknown
 	}
 	if !b.users || g < 0 {
 		return
@@ -179,7 +182,7 @@ func (v *view) count(f int) int {
 }
 
 // licenseValue is the value of license family f, and whether l has one.
-func licenseValue(f int, l *upstream.License) (float64, bool) {
+func licenseValue(f int, l *source.License) (float64, bool) {
 	switch f {
 	case famSeatsIssued:
 		return float64(l.Seats), true

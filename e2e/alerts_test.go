@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // The alert rules and the example Alertmanager config, proven with real
@@ -279,7 +280,7 @@ func promQueryCount(prom *testenv.Process, q string) (int, error) {
 type productEdition struct{ product, edition string }
 
 // seatTotals sums what the simulator itself serves by product and edition.
-func seatTotals(s *upstream.Snapshot) (issued, inUse map[productEdition]int64) {
+func seatTotals(s *source.Snapshot) (issued, inUse map[productEdition]int64) {
 	issued, inUse = map[productEdition]int64{}, map[productEdition]int64{}
 	for _, l := range s.Licenses {
 		k := productEdition{l.Product, l.Edition}
@@ -355,7 +356,7 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	// full before it saturates.
 	sim := testenv.StartSimulator(t, "--no-churn")
 	sim.SetLoad(t, "idle")
-	fullBefore := exhausted(seatTotals(sim.Read(t, upstream.Options{})))
+	fullBefore := exhausted(seatTotals(sim.Read(t, csi.Options{})))
 
 	exp := testenv.StartExporter(t, testenv.ExporterConfig(source, sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
 	// Prometheus starts only after the first good poll, so the license_up 0
@@ -402,7 +403,7 @@ scrape_configs:
 
 	// Saturation: the pools the simulator fills run out of seats.
 	sim.SetLoad(t, "saturate")
-	issued, inUse := seatTotals(sim.Read(t, upstream.Options{}))
+	issued, inUse := seatTotals(sim.Read(t, csi.Options{}))
 	var newlyFull []productEdition
 	for k := range exhausted(issued, inUse) {
 		if !fullBefore[k] {

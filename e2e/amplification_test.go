@@ -11,7 +11,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/simulator"
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // TestScrapesNeverReachUpstream: 200 scrapes, as fast as 4 concurrent
@@ -37,7 +37,7 @@ func TestScrapesNeverReachUpstream(t *testing.T) {
 	})
 	// A poll reads the licenses once and each page of sessions once.
 	sessions, _ := sim.State(t)["sessions"].(float64)
-	pages := (int64(sessions) + upstream.MaxPageSize - 1) / upstream.MaxPageSize
+	pages := (int64(sessions) + csi.MaxPageSize - 1) / csi.MaxPageSize
 	if pages == 0 {
 		pages = 1
 	}

@@ -16,10 +16,11 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
-// contractMetrics is the metric table of ARCHITECTURE.md.
+// contractMetrics is the metric table of docs/architecture.md.
 var contractMetrics = []string{
 	"license_seats_issued", "license_seats_in_use", "license_seats_checked_out",
 	"license_expiry_timestamp_seconds", "license_info",
@@ -56,8 +57,8 @@ func TestDemoExposesTheContract(t *testing.T) {
 		}
 	}
 	reasons := m.Select("license_poll_failures_total", map[string]string{"source": "demo"})
-	if len(reasons) != len(upstream.Reasons) {
-		t.Errorf("%d failure reasons exported from the start, want %d", len(reasons), len(upstream.Reasons))
+	if len(reasons) != len(source.Reasons) {
+		t.Errorf("%d failure reasons exported from the start, want %d", len(reasons), len(source.Reasons))
 	}
 	for _, s := range m["license_info"] {
 		for _, label := range []string{"source", "license_id", "product", "edition", "license_type", "version"} {
@@ -83,7 +84,7 @@ func TestDemoExposesTheContract(t *testing.T) {
 
 // expected computes, independently of the collector, what the exporter
 // must show for a snapshot read from the simulator.
-func expected(s *upstream.Snapshot) map[string]float64 {
+func expected(s *source.Snapshot) map[string]float64 {
 	out := map[string]float64{}
 	product := map[string][2]string{}
 	for _, l := range s.Licenses {
@@ -178,9 +179,9 @@ func waitPolls(t *testing.T, exp *testenv.Process, source string, n int) testenv
 func TestValuesMatchTheSimulator(t *testing.T) {
 	sim := testenv.StartSimulator(t, "--no-churn", "--seed=7")
 	exp := testenv.StartExporter(t, testenv.ExporterConfig("acme", sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
-	opts := upstream.Options{HTTPClientConfig: config.DefaultHTTPClientConfig}
+	opts := csi.Options{HTTPClientConfig: config.DefaultHTTPClientConfig}
 	licenses := sim.Read(t, opts).Licenses
-	var added []upstream.SessionDoc
+	var added []csi.SessionDoc
 	for round := 0; round < 3; round++ {
 		switch round {
 		case 1: // new users arrive, one checked out

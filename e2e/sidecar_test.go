@@ -16,7 +16,8 @@ import (
 	"github.com/license-monitor/license-monitor/internal/sidecar"
 	"github.com/license-monitor/license-monitor/internal/sidecar/sidecartest"
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // sidecarRig is the simulator (with a bearer token) and the sidecar in
@@ -37,9 +38,9 @@ func startSidecarRig(t *testing.T, o sidecartest.Options) *sidecarRig {
 }
 
 // sessions reads the simulator directly, as the test's own witness.
-func (r *sidecarRig) sessions(t *testing.T) []upstream.Session {
+func (r *sidecarRig) sessions(t *testing.T) []source.Session {
 	t.Helper()
-	opts := upstream.Options{}
+	opts := csi.Options{}
 	opts.HTTPClientConfig.Authorization = &config.Authorization{Type: "Bearer", CredentialsFile: r.token}
 	return r.sim.Read(t, opts).Sessions
 }

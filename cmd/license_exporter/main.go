@@ -21,6 +21,7 @@ import (
 	"github.com/license-monitor/license-monitor/collector"
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/serve"
+	_ "github.com/license-monitor/license-monitor/source/all" // every source type
 )
 
 const name = "license_exporter"

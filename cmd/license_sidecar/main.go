@@ -18,6 +18,7 @@ import (
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/serve"
 	"github.com/license-monitor/license-monitor/internal/sidecar"
+	_ "github.com/license-monitor/license-monitor/source/all" // every source type
 )
 
 const name = "license_sidecar"

@@ -19,7 +19,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/simulator"
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 type running struct {
@@ -100,7 +100,7 @@ func TestRunServesWithSecrets(t *testing.T) {
 	}
 	resp.Body.Close()
 	code, body := get(t, lic+"?key=key-abcdef", "Authorization", "Bearer tok-123456")
-	var doc upstream.LicensesDoc
+	var doc csi.LicensesDoc
 	if err := json.Unmarshal(body, &doc); code != 200 || err != nil || len(doc.Licenses) != 12 || doc.GeneratedAt != "2026-12-02T11:00:00Z" {
 		t.Fatalf("%d %v %s", code, err, body)
 	}

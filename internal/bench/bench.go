@@ -23,7 +23,7 @@ import (
 	"github.com/license-monitor/license-monitor/collector"
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/simulator"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Tiers are the account sizes measured, smallest first.
@@ -97,9 +97,9 @@ func (b *Bodies) Size() int64 {
 // sessionsURL is the sessions page after token ("" for the first), at the
 // largest page size, as the exporter's client asks for it.
 func (u *Upstream) sessionsURL(token string) string {
-	url := fmt.Sprintf("%s/%s?%s=%d", u.BaseURL, upstream.PathSessions, upstream.ParamPageSize, upstream.MaxPageSize)
+	url := fmt.Sprintf("%s/%s?%s=%d", u.BaseURL, csi.PathSessions, csi.ParamPageSize, csi.MaxPageSize)
 	if token != "" {
-		url += "&" + upstream.ParamPageToken + "=" + token
+		url += "&" + csi.ParamPageToken + "=" + token
 	}
 	return url
 }
@@ -121,7 +121,7 @@ func (u *Upstream) Fetch() (*Bodies, error) {
 	}
 	out := &Bodies{}
 	var err error
-	if out.Licenses, err = get(u.BaseURL + "/" + upstream.PathLicenses); err != nil {
+	if out.Licenses, err = get(u.BaseURL + "/" + csi.PathLicenses); err != nil {
 		return nil, err
 	}
 	token := ""
@@ -131,7 +131,7 @@ func (u *Upstream) Fetch() (*Bodies, error) {
 			return nil, err
 		}
 		out.Pages = append(out.Pages, b)
-		var doc upstream.SessionsDoc
+		var doc csi.SessionsDoc
 		if err := json.Unmarshal(b, &doc); err != nil {
 			return nil, err
 		}
@@ -182,13 +182,13 @@ func PollFloor(b *testing.B, u *Upstream) {
 	b.SetBytes(bodies.Size())
 	b.ReportAllocs()
 	for b.Loop() {
-		var lic upstream.LicensesDoc
-		if err := getJSON(client, u.BaseURL+"/"+upstream.PathLicenses, &lic); err != nil {
+		var lic csi.LicensesDoc
+		if err := getJSON(client, u.BaseURL+"/"+csi.PathLicenses, &lic); err != nil {
 			b.Fatal(err)
 		}
 		token := ""
 		for {
-			var doc upstream.SessionsDoc
+			var doc csi.SessionsDoc
 			if err := getJSON(client, u.sessionsURL(token), &doc); err != nil {
 				b.Fatal(err)
 			}
@@ -221,7 +221,7 @@ func handlerOpts() promhttp.HandlerOpts {
 	return promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, MaxRequestsInFlight: 10}
 }
 
-// Loaded is an exporter's collector holding one good poll of an upstream.
+// Loaded is an exporter's collector holding one good poll of an csi.
 type Loaded struct {
 	Collector *collector.Collector
 	Series    int

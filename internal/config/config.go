@@ -7,41 +7,42 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v2"
+
+	"github.com/license-monitor/license-monitor/source"
 )
 
-// Defaults and bounds of a source, as ARCHITECTURE.md pins them.
+// Defaults and bounds of a source, as docs/architecture.md pins them.
 const (
-	DefaultPollInterval     = 60 * time.Second
-	MinPollInterval         = 5 * time.Second
-	DefaultTimeout          = 15 * time.Second
-	DefaultMaxResponseBytes = 64 << 20
-	TypeCSI                 = "csi"
+	DefaultPollInterval = 60 * time.Second
+	MinPollInterval     = 5 * time.Second
+	DefaultTimeout      = 15 * time.Second
+	// DefaultType is the type of a source block without `type:`; CSI's
+	// was the only one when the key was added.
+	DefaultType = "csi"
 )
 
 var sourceNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
-// Source is one upstream account.
+// Source is one source block: the keys every type shares, and Spec, the
+// keys of its type, which sit flat beside them in the YAML.
 type Source struct {
-	Name             string                  `yaml:"name"`
-	Type             string                  `yaml:"type"`
-	URL              config.Secret           `yaml:"url,omitempty"`
-	URLFile          string                  `yaml:"url_file,omitempty"`
-	PollInterval     model.Duration          `yaml:"poll_interval,omitempty"`
-	Timeout          model.Duration          `yaml:"timeout,omitempty"`
-	MaxResponseBytes int64                   `yaml:"max_response_bytes,omitempty"`
-	Users            *bool                   `yaml:"users,omitempty"`
-	Products         ProductFilter           `yaml:"products,omitempty"`
-	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,omitempty"`
+	Name         string         `yaml:"name"`
+	Type         string         `yaml:"type"`
+	PollInterval model.Duration `yaml:"poll_interval,omitempty"`
+	Timeout      model.Duration `yaml:"timeout,omitempty"`
+	Users        *bool          `yaml:"users,omitempty"`
+	Products     ProductFilter  `yaml:"products,omitempty"`
 
-	// resolvedURL is URL, or the content of URLFile, read at load time.
-	resolvedURL string
+	// Spec is the type's own keys (source.NewConfig); nil when the type
+	// is unknown, which Validate reports.
+	Spec source.Config `yaml:"-"`
 }
 
 // ProductFilter selects products by anchored regular expressions.
@@ -60,55 +61,111 @@ func (f *ProductFilter) Match(product string) bool {
 	return f.exclude == nil || !f.exclude.MatchString(product)
 }
 
-// UnmarshalYAML fills in the defaults; strictness is kept by yaml.v2.
+// UnmarshalYAML fills in the defaults and decodes the common keys and the
+// type's keys in one strict pass, so a key that neither knows is an error
+// naming it and its line, as yaml.v2 reports any unknown key.
 func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
-	*s = Source{
-		Type:             TypeCSI,
-		PollInterval:     model.Duration(DefaultPollInterval),
-		Timeout:          model.Duration(DefaultTimeout),
-		MaxResponseBytes: DefaultMaxResponseBytes,
-		HTTPClientConfig: config.DefaultHTTPClientConfig,
+	common := plainSource{
+		Type:         DefaultType,
+		PollInterval: model.Duration(DefaultPollInterval),
+		Timeout:      model.Duration(DefaultTimeout),
 	}
-	type plain Source
-	return unmarshal((*plain)(s))
+	// The type decides which keys are allowed, so it is read first.
+	probe := struct {
+		Type string         `yaml:"type"`
+		Rest map[string]any `yaml:",inline"`
+	}{Type: common.Type}
+	if err := unmarshal(&probe); err != nil {
+		return err
+	}
+	common.Type = probe.Type
+	spec, err := source.NewConfig(common.Type)
+	if err != nil {
+		// Validate names the unknown type; its keys cannot be checked.
+		lenient := struct {
+			Common plainSource    `yaml:",inline"`
+			Rest   map[string]any `yaml:",inline"`
+		}{Common: common}
+		if err := unmarshal(&lenient); err != nil {
+			return err
+		}
+		*s = Source(lenient.Common)
+		return nil
+	}
+	if key := sharedKey(reflect.TypeOf(spec).Elem()); key != "" {
+		return fmt.Errorf("source type %q has its own key %q, which every source has", common.Type, key)
+	}
+	// One struct of both sets of keys, inlined, for yaml.v2's strictness.
+	both := reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "Common", Type: reflect.TypeFor[plainSource](), Tag: `yaml:",inline"`},
+		{Name: "Spec", Type: reflect.TypeOf(spec).Elem(), Tag: `yaml:",inline"`},
+	})).Elem()
+	both.Field(0).Set(reflect.ValueOf(common))
+	both.Field(1).Set(reflect.ValueOf(spec).Elem())
+	if err := unmarshal(both.Addr().Interface()); err != nil {
+		return err
+	}
+	*s = Source(both.Field(0).Interface().(plainSource))
+	reflect.ValueOf(spec).Elem().Set(both.Field(1))
+	s.Spec = spec
+	return nil
+}
+
+// plainSource is Source without its UnmarshalYAML.
+type plainSource Source
+
+// sharedKey returns a key of a type's struct that the common keys have
+// too, which yaml.v2 would panic on; "" when there is none.
+func sharedKey(t reflect.Type) string {
+	common := map[string]bool{}
+	for _, k := range yamlKeys(reflect.TypeFor[plainSource]()) {
+		common[k] = true
+	}
+	for _, k := range yamlKeys(t) {
+		if common[k] {
+			return k
+		}
+	}
+	return ""
+}
+
+// yamlKeys lists a struct's keys as yaml.v2 names them.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case name == "-":
+		case strings.Contains(f.Tag.Get("yaml"), ",inline"):
+			keys = append(keys, yamlKeys(f.Type)...)
+		case name == "":
+			keys = append(keys, strings.ToLower(f.Name))
+		default:
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }
 
 // UsersEnabled says whether per-user series are exported (default true).
 func (s *Source) UsersEnabled() bool { return s.Users == nil || *s.Users }
-
-// APIURL is the base URL, read from url or url_file. It is a secret.
-func (s *Source) APIURL() string { return s.resolvedURL }
 
 // Validate checks one source and resolves its files relative to dir.
 func (s *Source) Validate(dir string) error {
 	if !sourceNameRE.MatchString(s.Name) {
 		return fmt.Errorf("name %q must match [a-zA-Z0-9_-]+", s.Name)
 	}
-	if s.Type != TypeCSI {
-		return fmt.Errorf("type %q is not supported (only %q)", s.Type, TypeCSI)
+	if s.Spec == nil {
+		_, err := source.NewConfig(s.Type)
+		if err == nil {
+			err = errors.New("the type's keys were not decoded")
+		}
+		return err
 	}
-	switch {
-	case s.URL != "" && s.URLFile != "":
-		return errors.New("set url or url_file, not both")
-	case s.URL == "" && s.URLFile == "":
-		return errors.New("url or url_file is required")
-	case s.URLFile != "":
-		path := s.URLFile
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("url_file: %w", err)
-		}
-		s.resolvedURL = strings.TrimSpace(string(b))
-		if s.resolvedURL == "" {
-			return fmt.Errorf("url_file %s is empty", s.URLFile)
-		}
-	default:
-		s.resolvedURL = strings.TrimSpace(string(s.URL))
-	}
-	if err := checkURL(s.resolvedURL); err != nil {
+	if err := s.Spec.Validate(dir); err != nil {
 		return err
 	}
 	poll, timeout := time.Duration(s.PollInterval), time.Duration(s.Timeout)
@@ -118,9 +175,6 @@ func (s *Source) Validate(dir string) error {
 	if timeout <= 0 || timeout >= poll {
 		return fmt.Errorf("timeout %s must be above 0 and below poll_interval %s", timeout, poll)
 	}
-	if s.MaxResponseBytes <= 0 {
-		return fmt.Errorf("max_response_bytes must be above 0, not %d", s.MaxResponseBytes)
-	}
 	var err error
 	if s.Products.include, err = anchored(s.Products.Include); err != nil {
 		return fmt.Errorf("products.include: %w", err)
@@ -128,19 +182,13 @@ func (s *Source) Validate(dir string) error {
 	if s.Products.exclude, err = anchored(s.Products.Exclude); err != nil {
 		return fmt.Errorf("products.exclude: %w", err)
 	}
-	s.HTTPClientConfig.SetDirectory(dir)
-	if err := s.HTTPClientConfig.Validate(); err != nil {
-		return fmt.Errorf("http_client_config: %w", err)
-	}
 	return nil
 }
 
-// checkURL validates the API link without ever printing it.
-func checkURL(raw string) error {
-	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
-		return errors.New("url must start with http:// or https:// (the value is a secret and not shown)")
-	}
-	return nil
+// Open builds the source this block configures: the one constructor from
+// config to a source, for the exporter and the sidecar alike.
+func (s *Source) Open(userAgent string) (source.Source, error) {
+	return source.New(s.Type, s.Spec, source.Options{UserAgent: userAgent})
 }
 
 func anchored(expr string) (*regexp.Regexp, error) {
@@ -191,7 +239,8 @@ func LoadExporter(b []byte, dir string) (*Exporter, error) {
 	return &cfg, nil
 }
 
-var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+// The type may be a struct literal (a source block's keys), spaces and all.
+var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type [^\n]*`)
 
 // UnmarshalStrict decodes YAML, rejecting unknown keys with a message that
 // names the key and its line.

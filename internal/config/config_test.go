@@ -1,12 +1,19 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
+
+// csiOf is the CSI keys of a source block.
+func csiOf(s Source) *csi.Config { return s.Spec.(*csi.Config) }
 
 func TestLoadExporterDefaults(t *testing.T) {
 	cfg, err := LoadExporter([]byte(`
@@ -18,8 +25,8 @@ sources:
 		t.Fatal(err)
 	}
 	s := cfg.Sources[0]
-	if s.Type != TypeCSI || time.Duration(s.PollInterval) != DefaultPollInterval || time.Duration(s.Timeout) != DefaultTimeout ||
-		s.MaxResponseBytes != DefaultMaxResponseBytes || !s.UsersEnabled() || !s.Products.Match("ETABS") {
+	if s.Type != csi.Type || time.Duration(s.PollInterval) != DefaultPollInterval || time.Duration(s.Timeout) != DefaultTimeout ||
+		csiOf(s).MaxResponseBytes != csi.DefaultMaxResponseBytes || !s.UsersEnabled() || !s.Products.Match("ETABS") {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 }
@@ -49,8 +56,8 @@ sources:
 		t.Fatal(err)
 	}
 	s := cfg.Sources[0]
-	if s.APIURL() != "https://cc.example/api/v1?key=s3cret" {
-		t.Errorf("url_file not read relative to the config: %q", s.APIURL())
+	if csiOf(s).APIURL() != "https://cc.example/api/v1?key=s3cret" {
+		t.Errorf("url_file not read relative to the config: %q", csiOf(s).APIURL())
 	}
 	if s.UsersEnabled() {
 		t.Error("users: false ignored")
@@ -60,7 +67,7 @@ sources:
 			t.Errorf("filter(%q) = %v, want %v (anchored)", product, !want, want)
 		}
 	}
-	if got := s.HTTPClientConfig.Authorization.CredentialsFile; got != filepath.Join(dir, "token") {
+	if got := csiOf(s).HTTPClientConfig.Authorization.CredentialsFile; got != filepath.Join(dir, "token") {
 		t.Errorf("credentials_file not resolved relative to the config: %q", got)
 	}
 }
@@ -113,9 +120,56 @@ func FuzzLoadExporter(f *testing.F) {
 			return
 		}
 		for _, s := range cfg.Sources {
-			if time.Duration(s.PollInterval) < MinPollInterval || s.Timeout >= s.PollInterval || s.APIURL() == "" || !sourceNameRE.MatchString(s.Name) {
+			if time.Duration(s.PollInterval) < MinPollInterval || s.Timeout >= s.PollInterval || csiOf(s).APIURL() == "" || !sourceNameRE.MatchString(s.Name) {
 				t.Fatalf("accepted an invalid source: %+v", s)
 			}
 		}
 	})
+}
+
+// fakeKeys is a second source type's keys, to show they are checked per
+// type: each type accepts its own keys and refuses the other's.
+type fakeKeys struct {
+	Server string `yaml:"server"`
+}
+
+func (f *fakeKeys) Validate(string) error {
+	if f.Server == "" {
+		return errors.New("server is required")
+	}
+	return nil
+}
+
+func init() {
+	source.Register("configtest", source.Factory{
+		NewConfig: func() source.Config { return new(fakeKeys) },
+		New:       func(source.Config, source.Options) (source.Source, error) { return nil, errors.New("not for opening") },
+	})
+}
+
+func TestTypeKeysAreCheckedPerType(t *testing.T) {
+	cfg, err := LoadExporter([]byte("sources:\n  - name: a\n    type: configtest\n    server: lic1\n    poll_interval: 30s\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Sources[0]; s.Spec.(*fakeKeys).Server != "lic1" || time.Duration(s.PollInterval) != 30*time.Second {
+		t.Fatalf("keys not decoded: %+v %+v", s, s.Spec)
+	}
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"csi refuses the other type's key": {"sources:\n  - name: a\n    url: http://x\n    server: lic1\n", `line 4: unknown key "server"`},
+		"the other type refuses csi's key": {"sources:\n  - name: a\n    type: configtest\n    server: lic1\n    url: http://x\n", `line 5: unknown key "url"`},
+		"common keys are checked too":      {"sources:\n  - name: a\n    type: configtest\n    server: lic1\n    pol_interval: 5s\n", `line 5: unknown key "pol_interval"`},
+		"the type validates its keys":      {"sources:\n  - name: a\n    type: configtest\n", `sources[0] ("a"): server is required`},
+		"unknown type lists the known":     {"sources:\n  - name: a\n    type: flexlm\n    server: lic1\n", `sources[0] ("a"): type "flexlm" is not supported (known: configtest, csi)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadExporter([]byte(tc.yaml), t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "struct") {
+				t.Errorf("err = %v: the Go type shows", err)
+			}
+		})
+	}
 }

@@ -68,7 +68,7 @@ func TestLoadSidecarFull(t *testing.T) {
 	if p == nil || len(p.Trusted()) != 2 || p.Trusted()[1].String() != "10.1.2.0/24" {
 		t.Fatalf("trusted CIDRs not parsed: %+v", p)
 	}
-	if cfg.Source.APIURL() == "" || time.Duration(cfg.Source.Timeout) != DefaultTimeout {
+	if csiOf(cfg.Source).APIURL() == "" || time.Duration(cfg.Source.Timeout) != DefaultTimeout {
 		t.Errorf("the source block gets the exporter's defaults: %+v", cfg.Source)
 	}
 }

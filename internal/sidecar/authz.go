@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // Outcomes of a terminate request: the `outcome` label of
@@ -49,10 +49,11 @@ type Policy struct {
 	defaults []string
 	aliases  map[string]string // lower-cased identity -> upstream user
 	minAge   time.Duration
+	src      source.Terminator // what the source itself refuses to end
 }
 
-// NewPolicy builds a Policy from a validated config.
-func NewPolicy(c *config.Sidecar) *Policy {
+// NewPolicy builds a Policy from a validated config and its source.
+func NewPolicy(c *config.Sidecar, src source.Terminator) *Policy {
 	return &Policy{
 		perms:    c.Roles,
 		users:    c.Users,
@@ -60,6 +61,7 @@ func NewPolicy(c *config.Sidecar) *Policy {
 		defaults: c.DefaultRoles,
 		aliases:  c.UserAliases,
 		minAge:   time.Duration(c.Terminate.MinSessionAge),
+		src:      src,
 	}
 }
 
@@ -112,7 +114,7 @@ func (p *Policy) GrantOf(id Identity) Grant {
 }
 
 // Owns reports whether sess belongs to the identity behind g.
-func (g *Grant) Owns(sess *upstream.Session) bool {
+func (g *Grant) Owns(sess *source.Session) bool {
 	return sess.User == g.Upstream
 }
 
@@ -125,21 +127,21 @@ type Verdict struct {
 	Reason  string // a sentence for people
 }
 
-// whyNotTerminable maps upstream's 409 code, whether upstream sent it or
-// Session.Terminable predicted it, to the Why the page and JSON show.
+// whyNotTerminable maps a 409 code, whether upstream sent it or the
+// source's Terminable predicted it, to the Why the page and JSON show.
 func whyNotTerminable(code string) string {
-	if code == upstream.CodeCheckedOut {
+	if code == source.CodeCheckedOut {
 		return WhyCheckedOut
 	}
 	return WhyNotCloudSignIn
 }
 
-// Decide applies "Who may do what" (README.md) to a session read fresh
-// from upstream. What upstream forbids (checked out, not Cloud Sign-in)
-// and what the config forbids (too young) comes first and is the same for
-// everyone; then ownership and permissions.
-func (p *Policy) Decide(g *Grant, sess *upstream.Session, licenseType string, now time.Time) Verdict {
-	if ok, code := sess.Terminable(licenseType); !ok {
+// Decide applies "Who may do what" (docs/architecture.md) to a session
+// read fresh from upstream. What upstream forbids (checked out, not Cloud
+// Sign-in) and what the config forbids (too young) comes first and is the
+// same for everyone; then ownership and permissions.
+func (p *Policy) Decide(g *Grant, sess *source.Session, licenseType string, now time.Time) Verdict {
+	if ok, code := p.src.Terminable(sess, licenseType); !ok {
 		why := whyNotTerminable(code)
 		if why == WhyCheckedOut {
 			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: why,

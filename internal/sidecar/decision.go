@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // A terminate request is decided here without I/O; terminate.go does the
@@ -43,8 +43,8 @@ type verdict struct {
 type terminateInput struct {
 	policy  *Policy
 	grant   *Grant
-	session string             // the id from the URL, cleaned; "" if unusable
-	snap    *upstream.Snapshot // nil until upstream is read
+	session string           // the id from the URL, cleaned; "" if unusable
+	snap    *source.Snapshot // nil until upstream is read
 	dryRun  bool
 	now     time.Time
 }
@@ -96,7 +96,7 @@ func afterTerminate(v verdict, err error) verdict {
 		return v
 	}
 	v.upstream = upstreamResult(err)
-	var ue *upstream.Error
+	var ue *source.Error
 	errors.As(err, &ue)
 	switch {
 	case ue != nil && ue.Status == http.StatusNotFound:
@@ -107,10 +107,10 @@ func afterTerminate(v verdict, err error) verdict {
 	default:
 		v.status, v.outcome = http.StatusBadGateway, OutcomeUpstreamError
 		v.reason = "the upstream terminate call failed: " + upstreamResult(err)
-		if ue != nil && ue.Reason == upstream.ReasonTimeout {
+		if ue != nil && ue.Reason == source.ReasonTimeout {
 			v.reason += "; the session may or may not have ended, check the monitor before trying again"
 		}
-		if ra := upstream.RetryAfterOf(err); ra > 0 {
+		if ra := source.RetryAfterOf(err); ra > 0 {
 			v.retryAfter = strconv.Itoa(int(ra.Seconds()))
 		}
 	}
@@ -140,7 +140,7 @@ func rateLimited(rl config.RateLimit) verdict {
 
 // findSession returns the session with id and its license's type ("" if
 // the license is not listed, which makes it not terminable).
-func findSession(snap *upstream.Snapshot, id string) (*upstream.Session, string) {
+func findSession(snap *source.Snapshot, id string) (*source.Session, string) {
 	for i := range snap.Sessions {
 		if snap.Sessions[i].ID == id {
 			sess := &snap.Sessions[i]

@@ -10,18 +10,19 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // decisionSnapshot has one session of each kind for bob and one for carol.
-func decisionSnapshot() *upstream.Snapshot {
+func decisionSnapshot() *source.Snapshot {
 	old := testNow.Add(-2 * time.Hour)
-	return &upstream.Snapshot{
-		Licenses: []upstream.License{
-			{ID: "L-SIGNIN", Type: upstream.TypeCloudSignIn},
-			{ID: "L-KEY", Type: upstream.TypeCloudKey},
+	return &source.Snapshot{
+		Licenses: []source.License{
+			{ID: "L-SIGNIN", Type: csi.TypeCloudSignIn},
+			{ID: "L-KEY", Type: csi.TypeCloudKey},
 		},
-		Sessions: []upstream.Session{
+		Sessions: []source.Session{
 			{ID: "bob-signin", LicenseID: "L-SIGNIN", User: "bob@acme.example", StartedAt: old},
 			{ID: "bob-checkedout", LicenseID: "L-SIGNIN", User: "bob@acme.example", StartedAt: old, CheckedOut: true},
 			{ID: "bob-cloudkey", LicenseID: "L-KEY", User: "bob@acme.example", StartedAt: old},
@@ -44,7 +45,7 @@ terminate: {min_session_age: 5m}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewPolicy(cfg)
+	p := testPolicy(t, cfg)
 	grants := map[string]Grant{
 		"admin":  p.GrantOf(Identity{Name: "admin", Source: SourceBasicAuth}),
 		"bob":    p.GrantOf(Identity{Name: "bob", Source: SourceProxy}),
@@ -53,7 +54,7 @@ terminate: {min_session_age: 5m}
 	snap := decisionSnapshot()
 	for _, c := range []struct {
 		who, session string
-		snap         *upstream.Snapshot
+		snap         *source.Snapshot
 		dryRun       bool
 		want         verdict
 	}{
@@ -91,7 +92,7 @@ terminate: {min_session_age: 5m}
 
 func TestAfterTerminate(t *testing.T) {
 	allowed := verdict{next: stepTerminate, allow: true, reason: "own session", owner: "bob@acme.example", session: "S-1"}
-	timeout := &upstream.Error{Reason: upstream.ReasonTimeout, Op: "POST terminate"}
+	timeout := &source.Error{Reason: source.ReasonTimeout, Op: "POST terminate"}
 	for _, c := range []struct {
 		name       string
 		err        error
@@ -102,16 +103,16 @@ func TestAfterTerminate(t *testing.T) {
 		{"accepted", nil,
 			verdict{status: 200, outcome: OutcomeTerminated, upstream: "accepted"},
 			"own session", "terminated: the software closes on the user's machine"},
-		{"gone", &upstream.Error{Reason: upstream.ReasonHTTP4xx, Status: 404, Code: "not_found"},
+		{"gone", &source.Error{Reason: source.ReasonHTTP4xx, Status: 404, Code: "not_found"},
 			verdict{status: 404, outcome: OutcomeNotFound, upstream: "http_4xx (HTTP 404) code=not_found"},
 			"upstream no longer knows the session (it has ended)", ""},
-		{"checked out", &upstream.Error{Reason: upstream.ReasonHTTP4xx, Status: 409, Code: upstream.CodeCheckedOut},
-			verdict{status: 409, outcome: OutcomeNotTerminable, why: WhyCheckedOut, upstream: "http_4xx (HTTP 409) code=" + upstream.CodeCheckedOut},
-			"upstream refused: the session is not terminable (" + upstream.CodeCheckedOut + ")", ""},
-		{"not terminable", &upstream.Error{Reason: upstream.ReasonHTTP4xx, Status: 409, Code: upstream.CodeNotTerminable},
-			verdict{status: 409, outcome: OutcomeNotTerminable, why: WhyNotCloudSignIn, upstream: "http_4xx (HTTP 409) code=" + upstream.CodeNotTerminable},
-			"upstream refused: the session is not terminable (" + upstream.CodeNotTerminable + ")", ""},
-		{"5xx", &upstream.Error{Reason: upstream.ReasonHTTP5xx, Status: 503, RetryAfter: 30 * time.Second},
+		{"checked out", &source.Error{Reason: source.ReasonHTTP4xx, Status: 409, Code: source.CodeCheckedOut},
+			verdict{status: 409, outcome: OutcomeNotTerminable, why: WhyCheckedOut, upstream: "http_4xx (HTTP 409) code=" + source.CodeCheckedOut},
+			"upstream refused: the session is not terminable (" + source.CodeCheckedOut + ")", ""},
+		{"not terminable", &source.Error{Reason: source.ReasonHTTP4xx, Status: 409, Code: source.CodeNotTerminable},
+			verdict{status: 409, outcome: OutcomeNotTerminable, why: WhyNotCloudSignIn, upstream: "http_4xx (HTTP 409) code=" + source.CodeNotTerminable},
+			"upstream refused: the session is not terminable (" + source.CodeNotTerminable + ")", ""},
+		{"5xx", &source.Error{Reason: source.ReasonHTTP5xx, Status: 503, RetryAfter: 30 * time.Second},
 			verdict{status: 502, outcome: OutcomeUpstreamError, upstream: "http_5xx (HTTP 503)", retryAfter: "30"},
 			"the upstream terminate call failed: http_5xx (HTTP 503)", ""},
 		{"timeout", timeout,
@@ -137,7 +138,7 @@ func TestAfterTerminate(t *testing.T) {
 }
 
 func TestRefusalsBeforeDeciding(t *testing.T) {
-	if v := readFailed(&upstream.Error{Reason: upstream.ReasonConnection}); v.status != http.StatusBadGateway || v.allow ||
+	if v := readFailed(&source.Error{Reason: source.ReasonConnection}); v.status != http.StatusBadGateway || v.allow ||
 		v.upstream != "read failed: connection" || v.reason != "cannot read the session from upstream: connection" {
 		t.Errorf("readFailed: %+v", v)
 	}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Secrets the tests hand to the sidecar and then look for everywhere.
@@ -64,7 +64,7 @@ func sessionID(owner, kind string) string {
 type fakeUpstream struct {
 	*httptest.Server
 	mu            sync.Mutex
-	sessions      []upstream.SessionDoc
+	sessions      []csi.SessionDoc
 	terminates    []string
 	reads         int
 	terminateCode int           // 0: 202; else this status
@@ -79,20 +79,20 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 		f.mu.Lock()
 		f.reads++
 		f.mu.Unlock()
-		doc := upstream.LicensesDoc{
-			Account:     upstream.AccountDoc{ID: "A-1", Name: "Acme Engineering"},
+		doc := csi.LicensesDoc{
+			Account:     csi.AccountDoc{ID: "A-1", Name: "Acme Engineering"},
 			GeneratedAt: testNow.Format(time.RFC3339),
-			Licenses: []upstream.LicenseDoc{
-				{ID: "L-ETABS", Product: "ETABS", Edition: "Ultimate", Type: upstream.TypeCloudSignIn, Seats: upstream.Int64(10), InUse: upstream.Int64(7), CheckedOut: 1},
-				{ID: "L-ETABS-PLUS", Product: "ETABS", Edition: "Plus", Type: upstream.TypeCloudSignIn, Seats: upstream.Int64(5), InUse: upstream.Int64(2)},
-				{ID: "L-SAFE", Product: "SAFE", Edition: "Standard", Type: upstream.TypeCloudKey, Seats: upstream.Int64(4), InUse: upstream.Int64(4)},
+			Licenses: []csi.LicenseDoc{
+				{ID: "L-ETABS", Product: "ETABS", Edition: "Ultimate", Type: csi.TypeCloudSignIn, Seats: csi.Int64(10), InUse: csi.Int64(7), CheckedOut: 1},
+				{ID: "L-ETABS-PLUS", Product: "ETABS", Edition: "Plus", Type: csi.TypeCloudSignIn, Seats: csi.Int64(5), InUse: csi.Int64(2)},
+				{ID: "L-SAFE", Product: "SAFE", Edition: "Standard", Type: csi.TypeCloudKey, Seats: csi.Int64(4), InUse: csi.Int64(4)},
 			},
 		}
 		_ = json.NewEncoder(w).Encode(doc)
 	})
 	mux.HandleFunc("GET /api/v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		doc := upstream.SessionsDoc{Sessions: append([]upstream.SessionDoc(nil), f.sessions...)}
+		doc := csi.SessionsDoc{Sessions: append([]csi.SessionDoc(nil), f.sessions...)}
 		f.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(doc)
 	})
@@ -111,7 +111,7 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 		}
 		if code != 0 {
 			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: "boom", Message: "injected"}})
+			_ = json.NewEncoder(w).Encode(csi.ErrorDoc{Error: csi.ErrorDetail{Code: "boom", Message: "injected"}})
 			return
 		}
 		f.mu.Lock()
@@ -120,12 +120,12 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 			if s.ID == id {
 				f.sessions = append(f.sessions[:i], f.sessions[i+1:]...)
 				w.WriteHeader(http.StatusAccepted)
-				_ = json.NewEncoder(w).Encode(upstream.TerminateDoc{SessionID: id, Status: upstream.TerminateStatusTerminating})
+				_ = json.NewEncoder(w).Encode(csi.TerminateDoc{SessionID: id, Status: csi.TerminateStatusTerminating})
 				return
 			}
 		}
 		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: "not_found", Message: "no such session"}})
+		_ = json.NewEncoder(w).Encode(csi.ErrorDoc{Error: csi.ErrorDetail{Code: "not_found", Message: "no such session"}})
 	})
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+upstreamToken || r.URL.Query().Get("key") != linkKey {
@@ -152,11 +152,11 @@ func (f *fakeUpstream) reset() {
 		host := fmt.Sprintf("WS-%02d", i)
 		old := testNow.Add(-2 * time.Hour).Format(time.RFC3339)
 		f.sessions = append(f.sessions,
-			upstream.SessionDoc{ID: sessionID(o, kindSignIn), LicenseID: "L-ETABS", User: o, Host: host, StartedAt: old},
-			upstream.SessionDoc{ID: sessionID(o, kindCheckedOut), LicenseID: "L-ETABS-PLUS", User: o, Host: host, StartedAt: old, CheckedOut: true,
-				CheckoutExpiresAt: upstream.String(testNow.Add(72 * time.Hour).Format(time.RFC3339))},
-			upstream.SessionDoc{ID: sessionID(o, kindCloudKey), LicenseID: "L-SAFE", User: o, Host: host, StartedAt: old},
-			upstream.SessionDoc{ID: sessionID(o, kindYoung), LicenseID: "L-ETABS", User: o, Host: host, StartedAt: testNow.Add(-time.Minute).Format(time.RFC3339)},
+			csi.SessionDoc{ID: sessionID(o, kindSignIn), LicenseID: "L-ETABS", User: o, Host: host, StartedAt: old},
+			csi.SessionDoc{ID: sessionID(o, kindCheckedOut), LicenseID: "L-ETABS-PLUS", User: o, Host: host, StartedAt: old, CheckedOut: true,
+				CheckoutExpiresAt: csi.String(testNow.Add(72 * time.Hour).Format(time.RFC3339))},
+			csi.SessionDoc{ID: sessionID(o, kindCloudKey), LicenseID: "L-SAFE", User: o, Host: host, StartedAt: old},
+			csi.SessionDoc{ID: sessionID(o, kindYoung), LicenseID: "L-ETABS", User: o, Host: host, StartedAt: testNow.Add(-time.Minute).Format(time.RFC3339)},
 		)
 	}
 }
@@ -391,4 +391,14 @@ func mustConfig(t *testing.T, up *fakeUpstream, ts *testSidecar, extra string) *
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// testPolicy is cfg's policy, with its source's own terminate rule.
+func testPolicy(tb testing.TB, cfg *config.Sidecar) *Policy {
+	tb.Helper()
+	src, err := newUpstream(cfg, "license_sidecar/test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return NewPolicy(cfg, src)
 }

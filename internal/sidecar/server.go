@@ -3,7 +3,6 @@
 package sidecar
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +19,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/serve"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 const (
@@ -74,29 +73,25 @@ type state struct {
 	view    *viewReader
 }
 
-// Upstream is all the sidecar needs from the License Monitor API, so any
-// source that can list and terminate sessions can stand in for
-// *upstream.Client.
+// Upstream is what the sidecar needs of a source: reading it and ending
+// its sessions. Tests stand in for it with fakes.
 type Upstream interface {
-	// Snapshot reads the licenses and every session.
-	Snapshot(ctx context.Context) (*upstream.Snapshot, error)
-	// Terminate asks upstream to end one session; it is not idempotent.
-	Terminate(ctx context.Context, id string) error
+	source.Source
+	source.Terminator
 }
 
-// newUpstream builds the client for the config's source: the one place the
-// sidecar chooses its implementation.
+// newUpstream opens the config's source: the one place the sidecar chooses
+// its implementation, through the registry (source/all).
 func newUpstream(cfg *config.Sidecar, userAgent string) (Upstream, error) {
-	client, err := upstream.NewClient(upstream.Options{
-		URL:              cfg.Source.APIURL(),
-		HTTPClientConfig: cfg.Source.HTTPClientConfig,
-		MaxResponseBytes: cfg.Source.MaxResponseBytes,
-		UserAgent:        userAgent,
-	})
+	src, err := cfg.Source.Open(userAgent)
 	if err != nil {
 		return nil, err
 	}
-	return client, nil
+	up, ok := src.(Upstream)
+	if !ok {
+		return nil, fmt.Errorf("type %q cannot end sessions, which the sidecar is for", cfg.Source.Type)
+	}
+	return up, nil
 }
 
 // New builds a Server from a validated config.
@@ -140,7 +135,7 @@ func (s *Server) initMetrics() {
 		Name: "license_sidecar_upstream_failures_total",
 		Help: "Failed upstream calls (reads and terminate calls) by reason.",
 	}, []string{"reason"})
-	for _, r := range upstream.Reasons {
+	for _, r := range source.Reasons {
 		s.upstreamErrors.WithLabelValues(string(r))
 	}
 	s.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
@@ -160,7 +155,7 @@ func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	timeout := time.Duration(cfg.Source.Timeout)
-	return &state{cfg: cfg, policy: NewPolicy(cfg), src: src, timeout: timeout,
+	return &state{cfg: cfg, policy: NewPolicy(cfg, src), src: src, timeout: timeout,
 		view: &viewReader{src: src, timeout: timeout}}, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // terminateAnswer is the JSON body of every terminate answer.
@@ -54,7 +56,7 @@ func (s *Server) terminate(ctx context.Context, st *state, in terminateInput) ve
 	if v.next == stepRead {
 		// Fresh, not shared with views: the decision rests on this read.
 		rctx, cancel := context.WithTimeout(ctx, st.timeout)
-		snap, err := st.src.Snapshot(rctx)
+		snap, err := source.ReadAll(rctx, st.src)
 		cancel()
 		if err != nil {
 			s.upstreamFailed(err)

@@ -8,13 +8,13 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // upstreamResult describes a failed call briefly: reason, status, code.
-// *upstream.Error never holds the URL or a token.
+// *source.Error never holds the URL or a token.
 func upstreamResult(err error) string {
-	var ue *upstream.Error
+	var ue *source.Error
 	if !errors.As(err, &ue) {
 		return "error"
 	}
@@ -28,10 +28,10 @@ func upstreamResult(err error) string {
 	return s
 }
 
-// upstreamFailed counts and logs a failed upstream call. *upstream.Error
+// upstreamFailed counts and logs a failed upstream call. *source.Error
 // never holds the URL or a token, so its text is safe to log.
 func (s *Server) upstreamFailed(err error) {
-	if r := upstream.ReasonOf(err); r != "" {
+	if r := source.ReasonOf(err); r != "" {
 		s.upstreamErrors.WithLabelValues(string(r)).Inc()
 	}
 	s.logger.Warn("upstream call failed", "err", err)
@@ -54,13 +54,13 @@ func (r *viewReader) invalidate() { r.group.Forget(viewKey) }
 
 // read runs in the first caller's goroutine, so no read outlives every
 // request; the others wait for it, at most the timeout.
-func (r *viewReader) read(ctx context.Context) (*upstream.Snapshot, error) {
+func (r *viewReader) read(ctx context.Context) (*source.Snapshot, error) {
 	v, err, _ := r.group.Do(viewKey, func() (any, error) {
 		// Not cancelled when the first caller leaves: others may be waiting.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		return r.src.Snapshot(rctx)
+		return source.ReadAll(rctx, r.src)
 	})
-	snap, _ := v.(*upstream.Snapshot)
+	snap, _ := v.(*source.Snapshot)
 	return snap, err
 }

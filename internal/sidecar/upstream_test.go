@@ -9,11 +9,12 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // The real client is one Upstream; fakeSource below is another.
-var _ Upstream = (*upstream.Client)(nil)
+var _ Upstream = (*csi.Client)(nil)
 
 // fakeSource numbers its snapshots; the first read waits for release.
 type fakeSource struct {
@@ -22,7 +23,7 @@ type fakeSource struct {
 	calls   int
 }
 
-func (f *fakeSource) Snapshot(ctx context.Context) (*upstream.Snapshot, error) {
+func (f *fakeSource) Licenses(ctx context.Context) (*source.Snapshot, error) {
 	f.mu.Lock()
 	f.calls++
 	n := f.calls
@@ -34,10 +35,13 @@ func (f *fakeSource) Snapshot(ctx context.Context) (*upstream.Snapshot, error) {
 			return nil, ctx.Err()
 		}
 	}
-	return &upstream.Snapshot{AccountName: strconv.Itoa(n)}, nil
+	return &source.Snapshot{AccountName: strconv.Itoa(n)}, nil
 }
 
-func (f *fakeSource) Terminate(context.Context, string) error { return errors.New("not used") }
+func (f *fakeSource) EachSession(context.Context, func(*source.Session)) error { return nil }
+func (f *fakeSource) Host() string                                             { return "fake" }
+func (f *fakeSource) Terminable(*source.Session, string) (bool, string)        { return true, "" }
+func (f *fakeSource) Terminate(context.Context, string) error                  { return errors.New("not used") }
 
 func (f *fakeSource) count() int {
 	f.mu.Lock()
@@ -106,9 +110,9 @@ func TestUpstreamResult(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&upstream.Error{Reason: upstream.ReasonTimeout, Op: "GET licenses", Detail: "the poll's timeout passed"}, "timeout"},
-		{&upstream.Error{Reason: upstream.ReasonHTTP5xx, Status: 503}, "http_5xx (HTTP 503)"},
-		{&upstream.Error{Reason: upstream.ReasonHTTP4xx, Status: 409, Code: upstream.CodeCheckedOut}, "http_4xx (HTTP 409) code=" + upstream.CodeCheckedOut},
+		{&source.Error{Reason: source.ReasonTimeout, Op: "GET licenses", Detail: "the poll's timeout passed"}, "timeout"},
+		{&source.Error{Reason: source.ReasonHTTP5xx, Status: 503}, "http_5xx (HTTP 503)"},
+		{&source.Error{Reason: source.ReasonHTTP4xx, Status: 409, Code: source.CodeCheckedOut}, "http_4xx (HTTP 409) code=" + source.CodeCheckedOut},
 		{errors.New("dial tcp http://secret-link/?key=x: refused"), "error"},
 	} {
 		if got := upstreamResult(c.err); got != c.want {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // MonitorView is GET /api/v1/monitor: the License Monitor as the caller
@@ -70,7 +70,7 @@ type SessionView struct {
 // buildView turns a snapshot into what g may see, filtered to one upstream
 // user when userFilter is set. Each session is judged by Policy.Decide, the
 // same function that decides a terminate request.
-func buildView(snap *upstream.Snapshot, p *Policy, id Identity, g *Grant, userFilter string, dryRun bool, now time.Time) *MonitorView {
+func buildView(snap *source.Snapshot, p *Policy, id Identity, g *Grant, userFilter string, dryRun bool, now time.Time) *MonitorView {
 	v := &MonitorView{
 		GeneratedAt: snap.GeneratedAt, Account: snap.AccountName, Identity: id.Name, Roles: g.Roles,
 		CanTerminateOthers: g.Terminate, DryRun: dryRun, UserFilter: userFilter,
@@ -102,14 +102,14 @@ func buildView(snap *upstream.Snapshot, p *Policy, id Identity, g *Grant, userFi
 	}
 	sort.Slice(v.Products, func(i, j int) bool { return v.Products[i].Product < v.Products[j].Product })
 
-	idx := snap.LicenseIndex()
+	idx := source.IndexLicenses(snap.Licenses)
 	for i := range snap.Sessions {
 		s := &snap.Sessions[i]
 		if userFilter != "" && s.User != userFilter {
 			continue
 		}
-		sv := SessionView{ID: s.ID, User: s.User, DisplayName: s.DisplayName, Host: s.Host, Since: s.StartedAt, CheckedOut: s.CheckedOut, Product: upstream.UnknownProduct}
-		if j, ok := idx[s.LicenseID]; ok {
+		sv := SessionView{ID: s.ID, User: s.User, DisplayName: s.DisplayName, Host: s.Host, Since: s.StartedAt, CheckedOut: s.CheckedOut, Product: source.UnknownProduct}
+		if j, ok := idx.Of(s); ok {
 			l := &snap.Licenses[j]
 			sv.Product, sv.Edition, sv.LicenseType = l.Product, l.Edition, l.Type
 		}

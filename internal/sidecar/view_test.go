@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/config"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // A large account's page shows a bounded table and says so.
@@ -186,17 +187,17 @@ func rowReasons(page string) map[string]string {
 }
 
 // bigSnapshot is an account the size of the simulator's large tier.
-func bigSnapshot(sessions int) *upstream.Snapshot {
-	snap := &upstream.Snapshot{AccountName: "Acme", GeneratedAt: testNow}
-	types := []string{upstream.TypeCloudSignIn, upstream.TypeCloudKey, upstream.TypeNetwork, upstream.TypeStandalone}
+func bigSnapshot(sessions int) *source.Snapshot {
+	snap := &source.Snapshot{AccountName: "Acme", GeneratedAt: testNow}
+	types := []string{csi.TypeCloudSignIn, csi.TypeCloudKey, csi.TypeNetwork, csi.TypeStandalone}
 	for i := 0; i < 500; i++ {
-		snap.Licenses = append(snap.Licenses, upstream.License{
+		snap.Licenses = append(snap.Licenses, source.License{
 			ID: fmt.Sprintf("L-%d", i), Product: fmt.Sprintf("P%d", i%8), Edition: "Ultimate",
 			Type: types[i%len(types)], Seats: 50, InUse: 40,
 		})
 	}
 	for i := 0; i < sessions; i++ {
-		snap.Sessions = append(snap.Sessions, upstream.Session{
+		snap.Sessions = append(snap.Sessions, source.Session{
 			ID: fmt.Sprintf("S-%d", i), LicenseID: fmt.Sprintf("L-%d", i%500),
 			User: fmt.Sprintf("user%d@acme.example", i%10000), Host: fmt.Sprintf("WS-%06d", i),
 			StartedAt: testNow.Add(-time.Duration(i) * time.Second), CheckedOut: i%17 == 0,
@@ -215,7 +216,7 @@ default_roles: [admin]
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewPolicy(cfg)
+	return testPolicy(tb, cfg)
 }
 
 // BenchmarkBuildView: the JSON view of 20,000 sessions, each judged.

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // license is one purchased pool of seats. Immutable after New.
@@ -108,7 +108,7 @@ func lower(s string) string {
 
 func day(start time.Time, days int) *string {
 	d := start.UTC().Truncate(24*time.Hour).AddDate(0, 0, days)
-	return upstream.String(d.Format(time.RFC3339))
+	return csi.String(d.Format(time.RFC3339))
 }
 
 // Demo account: the license table. Expiry in days after the start date; -1 perpetual.
@@ -117,22 +117,22 @@ var demoLicenses = []struct {
 	seats                              int64
 	expires                            int
 }{
-	{"L-ETABS-ULT-1", "ETABS", "Ultimate", "22", upstream.TypeCloudSignIn, 7, 300},
-	{"L-ETABS-ULT-2", "ETABS", "Ultimate", "22", upstream.TypeCloudKey, 3, 45},
-	{"L-ETABS-PLS-1", "ETABS", "Plus", "22", upstream.TypeCloudSignIn, 5, 180},
-	{"L-ETABS-STD-1", "ETABS", "Standard", "21", upstream.TypeNetwork, 4, 120},
-	{"L-ETABS-STD-2", "ETABS", "Standard", "20", upstream.TypeStandalone, 1, -1},
-	{"L-SAP2000-ULT-1", "SAP2000", "Ultimate", "26", upstream.TypeCloudSignIn, 5, 365},
-	{"L-SAP2000-PLS-1", "SAP2000", "Plus", "26", upstream.TypeCloudKey, 4, 21},
-	{"L-SAP2000-BAS-1", "SAP2000", "Basic", "25", upstream.TypeNetwork, 3, 240},
-	{"L-SAP2000-BAS-2", "SAP2000", "Basic", "24", upstream.TypeStandalone, 1, -1},
-	{"L-SAFE-1", "SAFE", "", "22", upstream.TypeCloudSignIn, 4, 90},
-	{"L-SAFE-2", "SAFE", "", "22", upstream.TypeCloudKey, 2, 150},
-	{"L-CSIBRIDGE-ADV-1", "CSiBridge", "Advanced", "26", upstream.TypeCloudSignIn, 2, 330},
-	{"L-CSIBRIDGE-PLS-1", "CSiBridge", "Plus", "26", upstream.TypeNetwork, 2, 60},
-	{"L-CSICOL-1", "CSiCol", "", "11", upstream.TypeCloudSignIn, 2, 200},
-	{"L-PERFORM3D-1", "Perform3D", "", "10", upstream.TypeStandalone, 1, -1},
-	{"L-PERFORM3D-2", "Perform3D", "", "10", upstream.TypeCloudKey, 1, 270},
+	{"L-ETABS-ULT-1", "ETABS", "Ultimate", "22", csi.TypeCloudSignIn, 7, 300},
+	{"L-ETABS-ULT-2", "ETABS", "Ultimate", "22", csi.TypeCloudKey, 3, 45},
+	{"L-ETABS-PLS-1", "ETABS", "Plus", "22", csi.TypeCloudSignIn, 5, 180},
+	{"L-ETABS-STD-1", "ETABS", "Standard", "21", csi.TypeNetwork, 4, 120},
+	{"L-ETABS-STD-2", "ETABS", "Standard", "20", csi.TypeStandalone, 1, -1},
+	{"L-SAP2000-ULT-1", "SAP2000", "Ultimate", "26", csi.TypeCloudSignIn, 5, 365},
+	{"L-SAP2000-PLS-1", "SAP2000", "Plus", "26", csi.TypeCloudKey, 4, 21},
+	{"L-SAP2000-BAS-1", "SAP2000", "Basic", "25", csi.TypeNetwork, 3, 240},
+	{"L-SAP2000-BAS-2", "SAP2000", "Basic", "24", csi.TypeStandalone, 1, -1},
+	{"L-SAFE-1", "SAFE", "", "22", csi.TypeCloudSignIn, 4, 90},
+	{"L-SAFE-2", "SAFE", "", "22", csi.TypeCloudKey, 2, 150},
+	{"L-CSIBRIDGE-ADV-1", "CSiBridge", "Advanced", "26", csi.TypeCloudSignIn, 2, 330},
+	{"L-CSIBRIDGE-PLS-1", "CSiBridge", "Plus", "26", csi.TypeNetwork, 2, 60},
+	{"L-CSICOL-1", "CSiCol", "", "11", csi.TypeCloudSignIn, 2, 200},
+	{"L-PERFORM3D-1", "Perform3D", "", "10", csi.TypeStandalone, 1, -1},
+	{"L-PERFORM3D-2", "Perform3D", "", "10", csi.TypeCloudKey, 1, 270},
 }
 
 const demoUsers = 60
@@ -192,7 +192,7 @@ func newDemoAccount(rng *rand.Rand, start time.Time) *account {
 	// Each standalone license sits on the desk of one user of its product.
 	for i := range a.licenses {
 		l := &a.licenses[i]
-		if l.typ != upstream.TypeStandalone {
+		if l.typ != csi.TypeStandalone {
 			continue
 		}
 		for _, j := range rng.Perm(len(a.users)) {
@@ -229,22 +229,22 @@ var tierSpecs = map[Tier]tierSpec{
 var tierMix = []struct {
 	product, edition, version, typ string
 }{
-	{"ETABS", "Ultimate", "22", upstream.TypeCloudSignIn},
-	{"ETABS", "Plus", "22", upstream.TypeCloudKey},
-	{"SAP2000", "Ultimate", "26", upstream.TypeCloudSignIn},
-	{"ETABS", "Standard", "21", upstream.TypeNetwork},
-	{"SAFE", "", "22", upstream.TypeCloudSignIn},
-	{"SAP2000", "Plus", "26", upstream.TypeCloudKey},
-	{"CSiBridge", "Advanced", "26", upstream.TypeCloudSignIn},
-	{"SAP2000", "Basic", "24", upstream.TypeStandalone},
-	{"ETABS", "Ultimate", "22", upstream.TypeCloudKey},
-	{"CSiCol", "", "11", upstream.TypeCloudSignIn},
-	{"Perform3D", "", "10", upstream.TypeNetwork},
-	{"CSiBridge", "Plus", "26", upstream.TypeCloudKey},
-	{"SAFE", "", "22", upstream.TypeNetwork},
-	{"ETABS", "Plus", "22", upstream.TypeCloudSignIn},
-	{"ETABS", "Standard", "20", upstream.TypeStandalone},
-	{"SAP2000", "Basic", "25", upstream.TypeNetwork},
+	{"ETABS", "Ultimate", "22", csi.TypeCloudSignIn},
+	{"ETABS", "Plus", "22", csi.TypeCloudKey},
+	{"SAP2000", "Ultimate", "26", csi.TypeCloudSignIn},
+	{"ETABS", "Standard", "21", csi.TypeNetwork},
+	{"SAFE", "", "22", csi.TypeCloudSignIn},
+	{"SAP2000", "Plus", "26", csi.TypeCloudKey},
+	{"CSiBridge", "Advanced", "26", csi.TypeCloudSignIn},
+	{"SAP2000", "Basic", "24", csi.TypeStandalone},
+	{"ETABS", "Ultimate", "22", csi.TypeCloudKey},
+	{"CSiCol", "", "11", csi.TypeCloudSignIn},
+	{"Perform3D", "", "10", csi.TypeNetwork},
+	{"CSiBridge", "Plus", "26", csi.TypeCloudKey},
+	{"SAFE", "", "22", csi.TypeNetwork},
+	{"ETABS", "Plus", "22", csi.TypeCloudSignIn},
+	{"ETABS", "Standard", "20", csi.TypeStandalone},
+	{"SAP2000", "Basic", "25", csi.TypeNetwork},
 }
 
 // newTierAccount builds the licenses and users of a tier and returns, for
@@ -267,7 +267,7 @@ func newTierAccount(rng *rand.Rand, start time.Time, spec tierSpec) (*account, [
 		}
 		a.licenses = append(a.licenses, l)
 		weights[i] = 0.5 + rng.Float64()
-		if m.typ == upstream.TypeStandalone {
+		if m.typ == csi.TypeStandalone {
 			weights[i] *= 0.1
 		}
 	}

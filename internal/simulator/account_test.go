@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 func TestDemoAccount(t *testing.T) {
@@ -70,8 +70,8 @@ func TestDemoAccount(t *testing.T) {
 	}
 }
 
-func pinnedOf(sess []upstream.SessionDoc) map[pinned]upstream.SessionDoc {
-	out := map[pinned]upstream.SessionDoc{}
+func pinnedOf(sess []csi.SessionDoc) map[pinned]csi.SessionDoc {
+	out := map[pinned]csi.SessionDoc{}
 	for _, s := range sess {
 		if s.User == BobUser || s.User == CarolUser {
 			out[pinned{s.User, s.Host, s.LicenseID}] = s
@@ -158,7 +158,7 @@ func TestTierCounts(t *testing.T) {
 // checkTierInside checks a tier's counts from the licenses answer and the
 // simulator's own state, and that the pages hold that many sessions,
 // without decoding them.
-func checkTierInside(t *testing.T, h *harness, lic upstream.LicensesDoc, spec tierSpec) {
+func checkTierInside(t *testing.T, h *harness, lic csi.LicensesDoc, spec tierSpec) {
 	var inUse int64
 	for _, l := range lic.Licenses {
 		inUse += *l.InUse

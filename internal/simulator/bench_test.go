@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 var nextTokenKey = []byte(`"next_page_token":"`)
@@ -38,7 +38,7 @@ func BenchmarkServeSessions(b *testing.B) {
 			total += m
 			body := buf.Bytes()
 			if decode {
-				var doc upstream.SessionsDoc
+				var doc csi.SessionsDoc
 				if err := json.Unmarshal(body, &doc); err != nil {
 					b.Fatal(err)
 				}

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // The control API: for tests and demos on loopback, so it needs no token.
@@ -77,20 +77,20 @@ func decodeSessionBody(r io.Reader) (SessionRequest, time.Time, error) {
 
 // AddSession creates a session the load model never ends, like
 // POST /-/control/sessions. A zero started means the simulated now.
-func (s *Simulator) AddSession(req SessionRequest, started time.Time) (upstream.SessionDoc, error) {
+func (s *Simulator) AddSession(req SessionRequest, started time.Time) (csi.SessionDoc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceLocked()
 	lic, ok := s.acct.byID[req.LicenseID]
 	if !ok {
-		return upstream.SessionDoc{}, fmt.Errorf("unknown license_id %q", req.LicenseID)
+		return csi.SessionDoc{}, fmt.Errorf("unknown license_id %q", req.LicenseID)
 	}
 	if started.IsZero() {
 		started = s.simNow
 	}
 	var co *string
 	if req.CheckedOut {
-		co = upstream.String(ts(s.simNow.Add(7 * 24 * time.Hour)))
+		co = csi.String(ts(s.simNow.Add(7 * 24 * time.Hour)))
 	}
 	x := s.addLocked(lic, -1, req.User, req.DisplayName, req.Host, started, req.CheckedOut, co, true)
 	return x.doc(req.LicenseID), nil

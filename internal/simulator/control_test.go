@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 func TestControlState(t *testing.T) {
@@ -33,14 +33,14 @@ func TestControlSessions(t *testing.T) {
 	r := h.do(http.MethodPost, "/-/control/sessions",
 		`{"license_id":"L-CSICOL-1","user":"dave@acme.example","display_name":"Dave","host":"WS-DAVE","started_at":"2026-12-02T08:00:00Z"}`)
 	wantJSONType(t, r)
-	d := decode[upstream.SessionDoc](t, r)
+	d := decode[csi.SessionDoc](t, r)
 	if r.status != 201 || d.ID == "" || d.LicenseID != "L-CSICOL-1" || d.User != "dave@acme.example" ||
 		d.DisplayName != "Dave" || d.Host != "WS-DAVE" || d.StartedAt != "2026-12-02T08:00:00Z" || d.CheckedOut {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	// The load model never ends it: three simulated days later it is there.
 	h.clock.Advance(72 * time.Second)
-	listed, ok := findSession(h.sessions(0, nil), func(s upstream.SessionDoc) bool { return s.ID == d.ID })
+	listed, ok := findSession(h.sessions(0, nil), func(s csi.SessionDoc) bool { return s.ID == d.ID })
 	if !ok || listed != d {
 		t.Fatalf("control session after 3 days: %+v", listed)
 	}
@@ -53,7 +53,7 @@ func TestControlSessions(t *testing.T) {
 	if r := h.do(http.MethodDelete, "/-/control/sessions/"+d.ID, ""); r.status != 204 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	if _, ok := findSession(h.sessions(0, nil), func(s upstream.SessionDoc) bool { return s.ID == d.ID }); ok {
+	if _, ok := findSession(h.sessions(0, nil), func(s csi.SessionDoc) bool { return s.ID == d.ID }); ok {
 		t.Fatal("deleted session still listed")
 	}
 	if r := h.do(http.MethodDelete, "/-/control/sessions/"+d.ID, ""); r.status != 404 {
@@ -84,7 +84,7 @@ func TestLoadSaturate(t *testing.T) {
 				checkInvariants(t, lic, h.sessions(0, nil), true)
 				n := 0
 				for _, l := range lic.Licenses {
-					if l.Product == "ETABS" && (l.Type == upstream.TypeCloudSignIn || l.Type == upstream.TypeCloudKey) {
+					if l.Product == "ETABS" && (l.Type == csi.TypeCloudSignIn || l.Type == csi.TypeCloudKey) {
 						n++
 						if *l.InUse != *l.Seats {
 							t.Fatalf("step %d: %s in_use %d of %d", step, l.ID, *l.InUse, *l.Seats)
@@ -112,7 +112,7 @@ func TestLoadSaturate(t *testing.T) {
 
 func TestLoadIdle(t *testing.T) {
 	h := start(t, Options{Seed: 1, Speed: 600, Start: wed11, Churn: true})
-	extra := decode[upstream.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"L-SAFE-1","user":"x@acme.example"}`))
+	extra := decode[csi.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"L-SAFE-1","user":"x@acme.example"}`))
 	h.do(http.MethodPost, "/-/control/load", `{"mode":"idle"}`)
 	for range 6 { // an hour, at the busiest time of the week
 		sess := h.sessions(0, nil)

@@ -1,6 +1,6 @@
 // Package simulator serves this project's model of CSI's License Monitor
-// API (docs UPSTREAM_API.md) for demos, end-to-end tests and benchmarks.
-// Responses are encoded with the wire types of internal/upstream, so the
+// API (docs/upstream-api.md) for demos, end-to-end tests and benchmarks.
+// Responses are encoded with the wire types of source/csi, so the
 // simulator and the client cannot drift apart.
 //
 // # Clock and determinism

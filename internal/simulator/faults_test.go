@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // normal reads the three endpoints' normal answers (terminate on a session
@@ -53,7 +53,7 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", got.status, code, got.body)
 			}
 			wantJSONType(t, got)
-			if e := decode[upstream.ErrorDoc](t, got); e.Error.Code == "" || e.Error.Message == "" {
+			if e := decode[csi.ErrorDoc](t, got); e.Error.Code == "" || e.Error.Message == "" {
 				t.Fatalf("error body %s", got.body)
 			}
 		}
@@ -96,12 +96,12 @@ func TestFaults(t *testing.T) {
 			if got.status != n.status || !json.Valid(got.body) {
 				t.Fatalf("%d %q", got.status, got.body)
 			}
-			var target any = &upstream.LicensesDoc{}
+			var target any = &csi.LicensesDoc{}
 			switch ep {
 			case EndpointSessions:
-				target = &upstream.SessionsDoc{}
+				target = &csi.SessionsDoc{}
 			case EndpointTerminate:
-				target = &upstream.ErrorDoc{}
+				target = &csi.ErrorDoc{}
 			}
 			var te *json.UnmarshalTypeError
 			if err := json.Unmarshal(got.body, target); !errors.As(err, &te) {
@@ -114,24 +114,24 @@ func TestFaults(t *testing.T) {
 			}
 			switch ep {
 			case EndpointLicenses:
-				if d := decode[upstream.LicensesDoc](t, got); len(d.Licenses) < 100 {
+				if d := decode[csi.LicensesDoc](t, got); len(d.Licenses) < 100 {
 					t.Fatalf("%d licenses", len(d.Licenses))
 				}
 			case EndpointSessions:
-				if d := decode[upstream.SessionsDoc](t, got); len(d.Sessions) < 100 || d.NextPageToken != "" {
+				if d := decode[csi.SessionsDoc](t, got); len(d.Sessions) < 100 || d.NextPageToken != "" {
 					t.Fatalf("%d sessions", len(d.Sessions))
 				}
 			}
 		}},
 		{`{"kind":"negative"}`, []string{EndpointLicenses}, func(t *testing.T, ep string, got, n response) {
-			d := decode[upstream.LicensesDoc](t, got)
+			d := decode[csi.LicensesDoc](t, got)
 			if *d.Licenses[0].Seats != -3 {
 				t.Fatalf("seats %d", *d.Licenses[0].Seats)
 			}
 		}},
 		{`{"kind":"non_integer"}`, []string{EndpointLicenses}, func(t *testing.T, ep string, got, n response) {
 			var te *json.UnmarshalTypeError
-			if err := json.Unmarshal(got.body, &upstream.LicensesDoc{}); !errors.As(err, &te) || !bytes.Contains(got.body, []byte(":2.5,")) {
+			if err := json.Unmarshal(got.body, &csi.LicensesDoc{}); !errors.As(err, &te) || !bytes.Contains(got.body, []byte(":2.5,")) {
 				t.Fatalf("%v: %s", err, truncate(got.body))
 			}
 			// Everything but that number is the normal body.
@@ -142,11 +142,11 @@ func TestFaults(t *testing.T) {
 		{`{"kind":"duplicate_ids"}`, []string{EndpointLicenses, EndpointSessions}, func(t *testing.T, ep string, got, n response) {
 			var ids []string
 			if ep == EndpointLicenses {
-				for _, l := range decode[upstream.LicensesDoc](t, got).Licenses {
+				for _, l := range decode[csi.LicensesDoc](t, got).Licenses {
 					ids = append(ids, l.ID)
 				}
 			} else {
-				d := decode[upstream.SessionsDoc](t, got)
+				d := decode[csi.SessionsDoc](t, got)
 				if d.NextPageToken == "" {
 					t.Fatal("duplicate_ids lost the next page token")
 				}
@@ -170,7 +170,7 @@ func TestFaults(t *testing.T) {
 	}
 	h := start(t, Options{Seed: 1, Start: wed11, Churn: true})
 	normal := h.normal()
-	if *decode[upstream.LicensesDoc](t, normal[EndpointLicenses]).Licenses[0].Seats != 7 {
+	if *decode[csi.LicensesDoc](t, normal[EndpointLicenses]).Licenses[0].Seats != 7 {
 		t.Fatal("the non_integer check assumes the first license has 7 seats")
 	}
 	for _, c := range cases {
@@ -202,7 +202,7 @@ func TestFaultEndlessPages(t *testing.T) {
 	seen := map[string]bool{}
 	tok := ""
 	for range 50 { // far past the 6 real pages
-		d := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10&page_token="+tok))
+		d := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10&page_token="+tok))
 		if d.NextPageToken == "" || seen[d.NextPageToken] || len(d.Sessions) != 10 {
 			t.Fatalf("page: %d sessions, token %q (seen %v)", len(d.Sessions), d.NextPageToken, seen[d.NextPageToken])
 		}
@@ -218,12 +218,12 @@ func TestFaultEndlessPages(t *testing.T) {
 func TestFaultRepeatToken(t *testing.T) {
 	h := start(t, Options{Tier: TierSmall, Seed: 1, Start: wed11})
 	h.setFault(`{"kind":"repeat_token"}`)
-	first := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10"))
+	first := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10"))
 	if first.NextPageToken == "" {
 		t.Fatal("no token")
 	}
 	for range 3 {
-		d := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10&page_token="+first.NextPageToken))
+		d := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10&page_token="+first.NextPageToken))
 		if d.NextPageToken != first.NextPageToken {
 			t.Fatalf("token %q, then %q", first.NextPageToken, d.NextPageToken)
 		}
@@ -361,7 +361,7 @@ func TestFaultValidation(t *testing.T) {
 	}
 	for _, b := range bad {
 		r := h.do(http.MethodPost, "/-/control/fault", b)
-		if r.status != 400 || decode[upstream.ErrorDoc](t, r).Error.Message == "" {
+		if r.status != 400 || decode[csi.ErrorDoc](t, r).Error.Message == "" {
 			t.Errorf("%s: %d %s", b, r.status, r.body)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // fakeClock is the real clock the tests inject: it moves only when told.
@@ -124,20 +124,20 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-func (h *harness) licenses() upstream.LicensesDoc {
+func (h *harness) licenses() csi.LicensesDoc {
 	h.t.Helper()
 	r := h.get(h.api("licenses"))
 	if r.status != 200 {
 		h.t.Fatalf("licenses: %d %s", r.status, r.body)
 	}
-	return decode[upstream.LicensesDoc](h.t, r)
+	return decode[csi.LicensesDoc](h.t, r)
 }
 
 // sessions reads every page; between runs after each page (to let churn
 // happen mid-read). It fails on a duplicate id.
-func (h *harness) sessions(pageSize int, between func()) []upstream.SessionDoc {
+func (h *harness) sessions(pageSize int, between func()) []csi.SessionDoc {
 	h.t.Helper()
-	var all []upstream.SessionDoc
+	var all []csi.SessionDoc
 	seen := map[string]bool{}
 	tok := ""
 	for pages := 0; ; pages++ {
@@ -155,7 +155,7 @@ func (h *harness) sessions(pageSize int, between func()) []upstream.SessionDoc {
 		if r.status != 200 {
 			h.t.Fatalf("sessions page %d: %d %s", pages, r.status, r.body)
 		}
-		doc := decode[upstream.SessionsDoc](h.t, r)
+		doc := decode[csi.SessionsDoc](h.t, r)
 		if pageSize > 0 && len(doc.Sessions) > pageSize {
 			h.t.Fatalf("page of %d sessions for page_size %d", len(doc.Sessions), pageSize)
 		}
@@ -177,9 +177,9 @@ func (h *harness) sessions(pageSize int, between func()) []upstream.SessionDoc {
 }
 
 // checkInvariants checks the no-fault invariants of one consistent read.
-func checkInvariants(t testing.TB, lic upstream.LicensesDoc, sess []upstream.SessionDoc, loadOnly bool) {
+func checkInvariants(t testing.TB, lic csi.LicensesDoc, sess []csi.SessionDoc, loadOnly bool) {
 	t.Helper()
-	byID := map[string]upstream.LicenseDoc{}
+	byID := map[string]csi.LicenseDoc{}
 	for _, l := range lic.Licenses {
 		if _, dup := byID[l.ID]; dup {
 			t.Fatalf("license id %s twice", l.ID)

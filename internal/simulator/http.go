@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/serve"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 const contentTypeJSON = "application/json"
@@ -30,7 +30,7 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := json.Marshal(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: code, Message: msg}})
+	b, _ := json.Marshal(csi.ErrorDoc{Error: csi.ErrorDetail{Code: code, Message: msg}})
 	writeJSON(w, status, b)
 }
 
@@ -49,11 +49,11 @@ func (s *Simulator) routes(mux *http.ServeMux) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w, method) })
 	}
 	handle(http.MethodGet, "/-/healthy", serve.Healthy.ServeHTTP)
-	handle(http.MethodGet, api(upstream.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
+	handle(http.MethodGet, api(csi.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
 		s.serveLicenses(w, f)
 	}))
-	handle(http.MethodGet, api(upstream.PathSessions), s.api(EndpointSessions, s.serveSessions))
-	handle(http.MethodPost, api(upstream.PathSessions+"/{id}/"+upstream.PathTerminateSuffix), s.api(EndpointTerminate,
+	handle(http.MethodGet, api(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
+	handle(http.MethodPost, api(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
 		func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
 	s.controlRoutes(handle)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
@@ -185,13 +185,13 @@ func (s *Simulator) serveLicenses(w http.ResponseWriter, f Fault) {
 		var body []byte
 		switch f.Kind {
 		case FaultNegative:
-			docs[0].Seats = upstream.Int64(-3)
+			docs[0].Seats = csi.Int64(-3)
 			body = s.licensesBody(snap, genAt, docs)
 		case FaultNonInteger:
 			// Mark the seat count with a number no real field holds, then
 			// swap its text for 2.5: the wire type cannot carry a fraction.
 			const marker = -7357135531
-			docs[0].Seats = upstream.Int64(marker)
+			docs[0].Seats = csi.Int64(marker)
 			body = bytes.Replace(s.licensesBody(snap, genAt, docs), []byte(strconv.Itoa(marker)), []byte("2.5"), 1)
 		case FaultDuplicateIDs:
 			if len(docs) > 1 {
@@ -329,13 +329,13 @@ func streamHuge(w http.ResponseWriter, status int, size int64, pre, post []byte,
 
 // pageSize reads page_size: DefaultPageSize when absent.
 func pageSize(q url.Values) (int, error) {
-	v := q.Get(upstream.ParamPageSize)
-	if v == "" && !q.Has(upstream.ParamPageSize) {
-		return upstream.DefaultPageSize, nil
+	v := q.Get(csi.ParamPageSize)
+	if v == "" && !q.Has(csi.ParamPageSize) {
+		return csi.DefaultPageSize, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > upstream.MaxPageSize {
-		return 0, fmt.Errorf("page_size must be an integer from 1 to %d", upstream.MaxPageSize)
+	if err != nil || n < 1 || n > csi.MaxPageSize {
+		return 0, fmt.Errorf("page_size must be an integer from 1 to %d", csi.MaxPageSize)
 	}
 	return n, nil
 }
@@ -369,7 +369,7 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	snap, off, err := s.pageStart(q.Get(upstream.ParamPageToken), f.Kind == FaultEndlessPages)
+	snap, off, err := s.pageStart(q.Get(csi.ParamPageToken), f.Kind == FaultEndlessPages)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_page_token", err.Error())
 		return
@@ -405,7 +405,7 @@ func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, kind Faul
 		return snap.page(int(off), size, encodeToken(s.seed, snap.version, off), false)
 	case FaultDuplicateIDs:
 		end := min(off+uint64(size), n)
-		page := upstream.SessionsDoc{Sessions: make([]upstream.SessionDoc, 0, end-off)}
+		page := csi.SessionsDoc{Sessions: make([]csi.SessionDoc, 0, end-off)}
 		for _, x := range snap.sessions[off:end] {
 			page.Sessions = append(page.Sessions, x.doc(s.acct.licenses[x.lic].id))
 		}
@@ -432,7 +432,7 @@ func (s *Simulator) serveTerminate(w http.ResponseWriter, id string, f Fault) {
 	x := s.byID[id]
 	fail := func(status int, code, msg string) {
 		s.mu.Unlock()
-		b, _ := json.Marshal(upstream.ErrorDoc{Error: upstream.ErrorDetail{Code: code, Message: msg}})
+		b, _ := json.Marshal(csi.ErrorDoc{Error: csi.ErrorDetail{Code: code, Message: msg}})
 		writeBody(w, status, b, f)
 	}
 	if x == nil {
@@ -440,16 +440,16 @@ func (s *Simulator) serveTerminate(w http.ResponseWriter, id string, f Fault) {
 		return
 	}
 	if x.checkedOut {
-		fail(http.StatusConflict, upstream.CodeCheckedOut, "the session is checked out and cannot be terminated remotely")
+		fail(http.StatusConflict, csi.CodeCheckedOut, "the session is checked out and cannot be terminated remotely")
 		return
 	}
-	if s.acct.licenses[x.lic].typ != upstream.TypeCloudSignIn {
-		fail(http.StatusConflict, upstream.CodeNotTerminable, "only cloud sign-in sessions can be terminated")
+	if s.acct.licenses[x.lic].typ != csi.TypeCloudSignIn {
+		fail(http.StatusConflict, csi.CodeNotTerminable, "only cloud sign-in sessions can be terminated")
 		return
 	}
 	s.removeLocked(x)
 	s.mu.Unlock()
 	s.logger.Info("session terminated", "session", id)
-	body, _ := json.Marshal(upstream.TerminateDoc{SessionID: id, Status: upstream.TerminateStatusTerminating})
+	body, _ := json.Marshal(csi.TerminateDoc{SessionID: id, Status: csi.TerminateStatusTerminating})
 	writeBody(w, http.StatusAccepted, body, f)
 }

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
-func findSession(sess []upstream.SessionDoc, pred func(upstream.SessionDoc) bool) (upstream.SessionDoc, bool) {
+func findSession(sess []csi.SessionDoc, pred func(csi.SessionDoc) bool) (csi.SessionDoc, bool) {
 	i := slices.IndexFunc(sess, pred)
 	if i < 0 {
-		return upstream.SessionDoc{}, false
+		return csi.SessionDoc{}, false
 	}
 	return sess[i], true
 }
@@ -30,30 +30,30 @@ func TestTerminate(t *testing.T) {
 		return h.do(http.MethodPost, h.api("sessions/"+id+"/terminate"), "")
 	}
 
-	signIn, ok := findSession(sess, func(s upstream.SessionDoc) bool { return s.User == BobUser && s.Host == BobHost })
+	signIn, ok := findSession(sess, func(s csi.SessionDoc) bool { return s.User == BobUser && s.Host == BobHost })
 	if !ok {
 		t.Fatal("no bob sign-in session")
 	}
 	r := terminate(signIn.ID)
 	wantJSONType(t, r)
-	if d := decode[upstream.TerminateDoc](t, r); r.status != 202 || d.SessionID != signIn.ID || d.Status != upstream.TerminateStatusTerminating {
+	if d := decode[csi.TerminateDoc](t, r); r.status != 202 || d.SessionID != signIn.ID || d.Status != csi.TerminateStatusTerminating {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 	after := h.sessions(0, nil)
-	if _, still := findSession(after, func(s upstream.SessionDoc) bool { return s.ID == signIn.ID }); still {
+	if _, still := findSession(after, func(s csi.SessionDoc) bool { return s.ID == signIn.ID }); still {
 		t.Fatal("terminated session still listed")
 	}
 	checkInvariants(t, h.licenses(), after, true)
-	if r := terminate(signIn.ID); r.status != 404 || decode[upstream.ErrorDoc](t, r).Error.Code != "not_found" {
+	if r := terminate(signIn.ID); r.status != 404 || decode[csi.ErrorDoc](t, r).Error.Code != "not_found" {
 		t.Fatalf("again: %d %s", r.status, r.body)
 	}
 
-	checkedOut, _ := findSession(sess, func(s upstream.SessionDoc) bool { return s.CheckedOut })
-	if r := terminate(checkedOut.ID); r.status != 409 || decode[upstream.ErrorDoc](t, r).Error.Code != upstream.CodeCheckedOut {
+	checkedOut, _ := findSession(sess, func(s csi.SessionDoc) bool { return s.CheckedOut })
+	if r := terminate(checkedOut.ID); r.status != 409 || decode[csi.ErrorDoc](t, r).Error.Code != csi.CodeCheckedOut {
 		t.Fatalf("checked out: %d %s", r.status, r.body)
 	}
-	for _, ty := range []string{upstream.TypeCloudKey, upstream.TypeNetwork, upstream.TypeStandalone} {
-		s, ok := findSession(h.sessions(0, nil), func(s upstream.SessionDoc) bool { return !s.CheckedOut && typ[s.LicenseID] == ty })
+	for _, ty := range []string{csi.TypeCloudKey, csi.TypeNetwork, csi.TypeStandalone} {
+		s, ok := findSession(h.sessions(0, nil), func(s csi.SessionDoc) bool { return !s.CheckedOut && typ[s.LicenseID] == ty })
 		if !ok {
 			// Make one: a control session on a license of that type.
 			var id string
@@ -62,9 +62,9 @@ func TestTerminate(t *testing.T) {
 					id = l.ID
 				}
 			}
-			s = decode[upstream.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"`+id+`","user":"t@acme.example"}`))
+			s = decode[csi.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"`+id+`","user":"t@acme.example"}`))
 		}
-		if r := terminate(s.ID); r.status != 409 || decode[upstream.ErrorDoc](t, r).Error.Code != upstream.CodeNotTerminable {
+		if r := terminate(s.ID); r.status != 409 || decode[csi.ErrorDoc](t, r).Error.Code != csi.CodeNotTerminable {
 			t.Fatalf("%s: %d %s", ty, r.status, r.body)
 		}
 	}
@@ -72,8 +72,8 @@ func TestTerminate(t *testing.T) {
 		t.Fatalf("terminate requests %d, want 6", got)
 	}
 	// A checked-out cloud sign-in session: checked_out wins.
-	co := decode[upstream.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"L-ETABS-PLS-1","user":"t@acme.example","checked_out":true}`))
-	if r := terminate(co.ID); decode[upstream.ErrorDoc](t, r).Error.Code != upstream.CodeCheckedOut {
+	co := decode[csi.SessionDoc](t, h.do(http.MethodPost, "/-/control/sessions", `{"license_id":"L-ETABS-PLS-1","user":"t@acme.example","checked_out":true}`))
+	if r := terminate(co.ID); decode[csi.ErrorDoc](t, r).Error.Code != csi.CodeCheckedOut {
 		t.Fatalf("%s", r.body)
 	}
 }
@@ -102,7 +102,7 @@ func TestRouting(t *testing.T) {
 	for _, c := range cases {
 		r := h.do(c.method, c.path, "")
 		wantJSONType(t, r)
-		if e := decode[upstream.ErrorDoc](t, r); r.status != c.status || e.Error.Code == "" {
+		if e := decode[csi.ErrorDoc](t, r); r.status != c.status || e.Error.Code == "" {
 			t.Errorf("%s %s: %d %s", c.method, c.path, r.status, r.body)
 		}
 		if c.status == 405 && r.header.Get("Allow") == "" {
@@ -128,7 +128,7 @@ func TestAuth(t *testing.T) {
 		}
 		if want == 401 {
 			wantJSONType(t, r)
-			if e := decode[upstream.ErrorDoc](t, r); e.Error.Code != "unauthorized" {
+			if e := decode[csi.ErrorDoc](t, r); e.Error.Code != "unauthorized" {
 				t.Fatalf("%s: %s", name, r.body)
 			}
 			if bytes.Contains(r.body, []byte("s3cret")) || bytes.Contains(r.body, []byte("link-key")) {

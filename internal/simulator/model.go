@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // The demo load model: an account-wide arrival process whose rate follows
@@ -100,9 +100,9 @@ func (s *Simulator) warmStartDemo() {
 	for i := range m.holds {
 		m.holds[i] = make([]int, len(products))
 	}
-	typeOrder := map[string]int{upstream.TypeCloudSignIn: 0, upstream.TypeCloudKey: 1, upstream.TypeNetwork: 2}
+	typeOrder := map[string]int{csi.TypeCloudSignIn: 0, csi.TypeCloudKey: 1, csi.TypeNetwork: 2}
 	for i, l := range a.licenses {
-		if l.typ != upstream.TypeStandalone {
+		if l.typ != csi.TypeStandalone {
 			m.pools[l.prod] = append(m.pools[l.prod], i)
 		}
 	}
@@ -126,7 +126,7 @@ func (s *Simulator) warmStartDemo() {
 	s.simNow = from
 	s.addLocked(a.byID[bobSignInLic], -1, BobUser, "Bob Builder", BobHost, s.start.Add(-2*time.Hour), false, nil, true)
 	s.addLocked(a.byID[bobCheckoutLic], -1, BobUser, "Bob Builder", bobCheckoutHost, s.start.Add(-26*time.Hour), true,
-		upstream.String(ts(s.start.Add(14*24*time.Hour))), true)
+		csi.String(ts(s.start.Add(14*24*time.Hour))), true)
 	s.addLocked(a.byID[carolSignInLic], -1, CarolUser, "Carol Chen", CarolHost, s.start.Add(-45*time.Minute), false, nil, true)
 
 	m.nextArrival = from.Add(s.expGap(s.arrivalPeak()))
@@ -297,7 +297,7 @@ func (s *Simulator) tryCheckout(t time.Time, u int) {
 	lic := -1
 	for _, i := range s.demo.pools[us.primary] {
 		l := &s.acct.licenses[i]
-		if l.typ == upstream.TypeCloudKey && s.inUse[i] < l.seats {
+		if l.typ == csi.TypeCloudKey && s.inUse[i] < l.seats {
 			lic = i
 			break
 		}
@@ -310,7 +310,7 @@ func (s *Simulator) tryCheckout(t time.Time, u int) {
 	if s.rng.Float64() < 0.35 { // checked back in early
 		end = time.Duration(float64(period) * (0.2 + 0.7*s.rng.Float64()))
 	}
-	x := s.addLocked(lic, u, us.email, us.name, us.laptop, t, true, upstream.String(ts(t.Add(period))), false)
+	x := s.addLocked(lic, u, us.email, us.name, us.laptop, t, true, csi.String(ts(t.Add(period))), false)
 	s.push(event{at: t.Add(end), kind: evDepart, sess: x})
 }
 
@@ -323,7 +323,7 @@ func (s *Simulator) refillLocked() {
 	a := s.acct
 	t := s.simNow
 	for i, l := range a.licenses {
-		if l.prod != s.busiest || (l.typ != upstream.TypeCloudSignIn && l.typ != upstream.TypeCloudKey) {
+		if l.prod != s.busiest || (l.typ != csi.TypeCloudSignIn && l.typ != csi.TypeCloudKey) {
 			continue
 		}
 		for s.inUse[i] < l.seats {
@@ -391,7 +391,7 @@ func (m *tierModel) advance(s *Simulator, to time.Time) {
 		s.removeLocked(x)
 		var co *string
 		if x.checkedOut {
-			co = upstream.String(ts(t.Add(3 * 24 * time.Hour)))
+			co = csi.String(ts(t.Add(3 * 24 * time.Hour)))
 		}
 		s.addLocked(x.lic, x.userIdx, x.user, x.displayName, x.host, t, x.checkedOut, co, false)
 	}
@@ -413,12 +413,12 @@ func (s *Simulator) fillTier(counts []int) {
 		u := k % len(users)
 		started := s.start.Add(-time.Duration(s.rng.Int64N(int64(10 * time.Hour))))
 		l := &s.acct.licenses[lic]
-		co := l.typ == upstream.TypeCloudKey && s.rng.IntN(100) < 15
+		co := l.typ == csi.TypeCloudKey && s.rng.IntN(100) < 15
 		host := users[u].host
 		var exp *string
 		if co {
 			host = users[u].laptop
-			exp = upstream.String(ts(started.Add(time.Duration(1+s.rng.IntN(7)) * 24 * time.Hour)))
+			exp = csi.String(ts(started.Add(time.Duration(1+s.rng.IntN(7)) * 24 * time.Hour)))
 		}
 		s.addLocked(lic, u, users[u].email, users[u].name, host, started, co, exp, false)
 	}

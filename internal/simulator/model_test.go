@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
-func countAt(t *testing.T, seed int64, at time.Time, loc *time.Location) (sessions int, lic upstream.LicensesDoc) {
+func countAt(t *testing.T, seed int64, at time.Time, loc *time.Location) (sessions int, lic csi.LicensesDoc) {
 	h := start(t, Options{Seed: seed, Start: at, Churn: true, Location: loc})
 	lic = h.licenses()
 	sess := h.sessions(1000, nil)

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Tier selects the simulated account.
@@ -127,8 +127,8 @@ type session struct {
 	gone bool // ended; guarded by mu
 }
 
-func (x *session) doc(licenseID string) upstream.SessionDoc {
-	return upstream.SessionDoc{
+func (x *session) doc(licenseID string) csi.SessionDoc {
+	return csi.SessionDoc{
 		ID:                x.id,
 		LicenseID:         licenseID,
 		User:              x.user,
@@ -227,7 +227,7 @@ func (s *Simulator) initCounts() {
 func busiestProduct(a *account) int {
 	seats := make([]int64, len(products))
 	for _, l := range a.licenses {
-		if l.typ == upstream.TypeCloudSignIn || l.typ == upstream.TypeCloudKey {
+		if l.typ == csi.TypeCloudSignIn || l.typ == csi.TypeCloudKey {
 			seats[l.prod] += l.seats
 		}
 	}
@@ -451,9 +451,9 @@ func (s *Simulator) findVersionLocked(v uint64) *snapshot {
 // around its sessions array's contents, so pages are built from each
 // session's stored encoding and the field names stay in wire.go.
 func sessionsEnvelope(token string) (pre, post []byte) {
-	sentinel := upstream.SessionDoc{ID: "\x00sentinel"}
+	sentinel := csi.SessionDoc{ID: "\x00sentinel"}
 	item, _ := json.Marshal(sentinel)
-	b, err := json.Marshal(upstream.SessionsDoc{Sessions: []upstream.SessionDoc{sentinel}, NextPageToken: token})
+	b, err := json.Marshal(csi.SessionsDoc{Sessions: []csi.SessionDoc{sentinel}, NextPageToken: token})
 	if err != nil {
 		panic(err)
 	}
@@ -461,9 +461,9 @@ func sessionsEnvelope(token string) (pre, post []byte) {
 }
 
 func licensesEnvelope(acct *account, generatedAt string) (pre, post []byte) {
-	sentinel := upstream.LicenseDoc{ID: "\x00sentinel"}
+	sentinel := csi.LicenseDoc{ID: "\x00sentinel"}
 	item, _ := json.Marshal(sentinel)
-	b, err := json.Marshal(upstream.LicensesDoc{Account: upstream.AccountDoc{ID: acct.id, Name: acct.name}, GeneratedAt: generatedAt, Licenses: []upstream.LicenseDoc{sentinel}})
+	b, err := json.Marshal(csi.LicensesDoc{Account: csi.AccountDoc{ID: acct.id, Name: acct.name}, GeneratedAt: generatedAt, Licenses: []csi.LicenseDoc{sentinel}})
 	if err != nil {
 		panic(err)
 	}
@@ -518,21 +518,21 @@ func (snap *snapshot) page(off, size int, next string, cacheable bool) []byte {
 }
 
 // licenseDocs renders the license table of a snapshot.
-func (s *Simulator) licenseDocs(snap *snapshot) []upstream.LicenseDoc {
-	docs := make([]upstream.LicenseDoc, len(s.acct.licenses))
+func (s *Simulator) licenseDocs(snap *snapshot) []csi.LicenseDoc {
+	docs := make([]csi.LicenseDoc, len(s.acct.licenses))
 	for i, l := range s.acct.licenses {
-		docs[i] = upstream.LicenseDoc{
+		docs[i] = csi.LicenseDoc{
 			ID: l.id, Product: l.product, Edition: l.edition, Version: l.version, Type: l.typ,
-			Seats: upstream.Int64(l.seats), InUse: upstream.Int64(snap.inUse[i]),
+			Seats: csi.Int64(l.seats), InUse: csi.Int64(snap.inUse[i]),
 			CheckedOut: snap.checkedOut[i], ExpiresAt: l.expires,
 		}
 	}
 	return docs
 }
 
-func (s *Simulator) licensesBody(snap *snapshot, generatedAt string, docs []upstream.LicenseDoc) []byte {
-	b, err := json.Marshal(upstream.LicensesDoc{
-		Account:     upstream.AccountDoc{ID: s.acct.id, Name: s.acct.name},
+func (s *Simulator) licensesBody(snap *snapshot, generatedAt string, docs []csi.LicenseDoc) []byte {
+	b, err := json.Marshal(csi.LicensesDoc{
+		Account:     csi.AccountDoc{ID: s.acct.id, Name: s.acct.name},
 		GeneratedAt: generatedAt,
 		Licenses:    docs,
 	})

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Over a simulated day at high speed (10 simulated minutes per real
@@ -23,12 +23,12 @@ func TestInvariantsOverSimulatedDay(t *testing.T) {
 				steps, size, step = 4, 1000, 3*time.Second
 			}
 			changed := 0
-			var prev []upstream.SessionDoc
+			var prev []csi.SessionDoc
 			for i := range steps {
 				lic := h.licenses()
 				sess := h.sessions(size, nil)
 				checkInvariants(t, lic, sess, true)
-				if i > 0 && !slices.EqualFunc(prev, sess, func(a, b upstream.SessionDoc) bool { return a.ID == b.ID }) {
+				if i > 0 && !slices.EqualFunc(prev, sess, func(a, b csi.SessionDoc) bool { return a.ID == b.ID }) {
 					changed++
 				}
 				prev = sess
@@ -49,7 +49,7 @@ func readEverything(h *harness) [][]byte {
 	for {
 		r := h.get(h.api("sessions") + "?page_size=7&page_token=" + tok)
 		out = append(out, r.body)
-		tok = decode[upstream.SessionsDoc](h.t, r).NextPageToken
+		tok = decode[csi.SessionsDoc](h.t, r).NextPageToken
 		if tok == "" {
 			return out
 		}
@@ -167,7 +167,7 @@ func TestPageEncodingMatchesWireTypes(t *testing.T) {
 	tok := ""
 	for {
 		r := h.get(h.api("sessions") + "?page_size=4&page_token=" + tok)
-		doc := decode[upstream.SessionsDoc](t, r)
+		doc := decode[csi.SessionsDoc](t, r)
 		want, _ := json.Marshal(doc)
 		if !bytes.Equal(r.body, want) {
 			t.Fatalf("served %s\nwire   %s", r.body, want)
@@ -177,7 +177,7 @@ func TestPageEncodingMatchesWireTypes(t *testing.T) {
 		}
 	}
 	r := h.get(h.api("licenses"))
-	want, _ := json.Marshal(decode[upstream.LicensesDoc](t, r))
+	want, _ := json.Marshal(decode[csi.LicensesDoc](t, r))
 	if !bytes.Equal(r.body, want) {
 		t.Fatalf("licenses served %s\nwire %s", r.body, want)
 	}

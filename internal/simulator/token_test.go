@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 func FuzzPageToken(f *testing.F) {
@@ -37,16 +37,16 @@ func FuzzPageToken(f *testing.F) {
 
 func TestPageTokens(t *testing.T) {
 	h := start(t, Options{Tier: TierSmall, Seed: 1, Start: wed11, Churn: true})
-	first := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10"))
+	first := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=10"))
 	if len(first.Sessions) != 10 || first.NextPageToken == "" {
 		t.Fatalf("first page: %d sessions, token %q", len(first.Sessions), first.NextPageToken)
 	}
 	// The final page has an empty token.
-	all := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=1000"))
+	all := decode[csi.SessionsDoc](t, h.get(h.api("sessions")+"?page_size=1000"))
 	if len(all.Sessions) != 60 || all.NextPageToken != "" {
 		t.Fatalf("one page: %d sessions, token %q", len(all.Sessions), all.NextPageToken)
 	}
-	def := decode[upstream.SessionsDoc](t, h.get(h.api("sessions")))
+	def := decode[csi.SessionsDoc](t, h.get(h.api("sessions")))
 	if len(def.Sessions) != 60 {
 		t.Fatalf("default page size gave %d", len(def.Sessions))
 	}
@@ -59,7 +59,7 @@ func TestPageTokens(t *testing.T) {
 	}
 	for _, q := range bad {
 		r := h.get(h.api("sessions") + "?" + q)
-		e := decode[upstream.ErrorDoc](t, r)
+		e := decode[csi.ErrorDoc](t, r)
 		if r.status != 400 || e.Error.Code == "" || r.header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}

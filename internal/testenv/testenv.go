@@ -23,7 +23,8 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/simulator"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // Programs are the project's binaries.
@@ -367,11 +368,11 @@ func (s *Simulator) Requests(t testing.TB) map[string]int64 {
 }
 
 // AddSession creates a session through the control API.
-func (s *Simulator) AddSession(t testing.TB, sess map[string]any) upstream.SessionDoc {
+func (s *Simulator) AddSession(t testing.TB, sess map[string]any) csi.SessionDoc {
 	t.Helper()
 	m := s.Control(t, "/sessions", sess)
 	b, _ := json.Marshal(m)
-	var d upstream.SessionDoc
+	var d csi.SessionDoc
 	if err := json.Unmarshal(b, &d); err != nil || d.ID == "" {
 		t.Fatalf("simulator did not return a session: %s", b)
 	}
@@ -394,18 +395,18 @@ func (s *Simulator) EndSession(t testing.TB, id string) {
 
 // Read returns what the simulator itself serves, every page, decoded with
 // the project's client (authenticated as the args say).
-func (s *Simulator) Read(t testing.TB, opts upstream.Options) *upstream.Snapshot {
+func (s *Simulator) Read(t testing.TB, opts csi.Options) *source.Snapshot {
 	t.Helper()
 	if opts.URL == "" {
 		opts.URL = s.BaseURL
 	}
-	c, err := upstream.NewClient(opts)
+	c, err := csi.NewClient(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	snap, err := c.Snapshot(ctx)
+	snap, err := source.ReadAll(ctx, c)
 	if err != nil {
 		t.Fatalf("reading the simulator: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/license-monitor/license-monitor/internal/testenv"
-	"github.com/license-monitor/license-monitor/internal/upstream"
+	"github.com/license-monitor/license-monitor/source/csi"
 )
 
 // allowedEmpty lists panel queries that may return no data against the
@@ -194,13 +194,13 @@ func (s *e2eStack) waitForData(t *testing.T) {
 }
 
 // demoAccount reads the simulator's licenses with the wire types.
-func demoAccount(t *testing.T, sim *testenv.Simulator) upstream.LicensesDoc {
+func demoAccount(t *testing.T, sim *testenv.Simulator) csi.LicensesDoc {
 	t.Helper()
-	code, body := testenv.Get(t, sim.BaseURL+"/"+upstream.PathLicenses)
+	code, body := testenv.Get(t, sim.BaseURL+"/"+csi.PathLicenses)
 	if code != http.StatusOK {
 		t.Fatalf("simulator licenses: HTTP %d", code)
 	}
-	var doc upstream.LicensesDoc
+	var doc csi.LicensesDoc
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func mapsEqual(a, b map[string]bool) bool {
 // checkGauges runs the repeated gauge once per product of the demo
 // account: each must show one value, and its maximum (query B) must be
 // the seats the account was issued for that product.
-func checkGauges(t *testing.T, s *e2eStack, account upstream.LicensesDoc) {
+func checkGauges(t *testing.T, s *e2eStack, account csi.LicensesDoc) {
 	issued := map[string]float64{}
 	for _, l := range account.Licenses {
 		issued[l.Product] += float64(*l.Seats)

@@ -1,4 +1,4 @@
-package upstream
+package csi
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+
+	"github.com/license-monitor/license-monitor/source"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -44,6 +46,13 @@ func recorded(t *testing.T) http.Handler {
 	})
 }
 
+// sessions reads every page of sessions.
+func sessions(c *Client) ([]source.Session, error) {
+	var all []source.Session
+	err := c.EachSession(context.Background(), func(s *source.Session) { all = append(all, *s) })
+	return all, err
+}
+
 func newTestClient(t *testing.T, url string, mod ...func(*Options)) *Client {
 	t.Helper()
 	o := Options{URL: url, HTTPClientConfig: config.DefaultHTTPClientConfig, UserAgent: "license_exporter/test"}
@@ -61,7 +70,7 @@ func TestSnapshotRecorded(t *testing.T) {
 	srv := httptest.NewServer(recorded(t))
 	defer srv.Close()
 	c := newTestClient(t, srv.URL+"/api/license-monitor/v1")
-	s, err := c.Snapshot(context.Background())
+	s, err := source.ReadAll(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func TestRequestHeadersAndSecretLink(t *testing.T) {
 	c := newTestClient(t, srv.URL+"/v1?key=s3cret-link", func(o *Options) {
 		o.HTTPClientConfig.Authorization = &config.Authorization{Type: "Bearer", Credentials: "tok-123"}
 	})
-	if _, err := c.Sessions(context.Background()); err != nil {
+	if _, err := sessions(c); err != nil {
 		t.Fatal(err)
 	}
 	if q := gotQuery.Load().(string); !strings.Contains(q, "key=s3cret-link") || !strings.Contains(q, "page_size=1000") {
@@ -122,32 +131,32 @@ func TestFailures(t *testing.T) {
 	cases := []struct {
 		name    string
 		handler http.HandlerFunc
-		reason  Reason
+		reason  source.Reason
 		opts    func(*Options)
 	}{
-		{"not json", licenses(`<html>oops</html>`), ReasonDecode, nil},
-		{"truncated", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"cloud_sign_in","seats":1,`), ReasonDecode, nil},
-		{"empty body", licenses(``), ReasonDecode, nil},
-		{"trailing garbage", licenses(`{"licenses":[]} trailing`), ReasonDecode, nil},
-		{"wrong shape", licenses(`{"licenses":{"id":"L1"}}`), ReasonInvalid, nil},
-		{"no licenses array", licenses(`{"account":{}}`), ReasonInvalid, nil},
-		{"negative", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":-1,"in_use":0}]}`), ReasonInvalid, nil},
-		{"non-integer", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":2.5,"in_use":0}]}`), ReasonInvalid, nil},
-		{"missing seats", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","in_use":0}]}`), ReasonInvalid, nil},
-		{"missing id", licenses(`{"licenses":[{"product":"ETABS","type":"network","seats":1,"in_use":0}]}`), ReasonInvalid, nil},
-		{"bad expiry", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":1,"in_use":0,"expires_at":"tomorrow"}]}`), ReasonInvalid, nil},
-		{"duplicate ids", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":1,"in_use":0},{"id":"L1","product":"SAFE","type":"network","seats":1,"in_use":0}]}`), ReasonInvalid, nil},
-		{"too large", licenses(`{"licenses":[],"pad":"` + strings.Repeat("x", 4096) + `"}`), ReasonTooLarge, func(o *Options) { o.MaxResponseBytes = 1024 }},
+		{"not json", licenses(`<html>oops</html>`), source.ReasonDecode, nil},
+		{"truncated", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"cloud_sign_in","seats":1,`), source.ReasonDecode, nil},
+		{"empty body", licenses(``), source.ReasonDecode, nil},
+		{"trailing garbage", licenses(`{"licenses":[]} trailing`), source.ReasonDecode, nil},
+		{"wrong shape", licenses(`{"licenses":{"id":"L1"}}`), source.ReasonInvalid, nil},
+		{"no licenses array", licenses(`{"account":{}}`), source.ReasonInvalid, nil},
+		{"negative", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":-1,"in_use":0}]}`), source.ReasonInvalid, nil},
+		{"non-integer", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":2.5,"in_use":0}]}`), source.ReasonInvalid, nil},
+		{"missing seats", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","in_use":0}]}`), source.ReasonInvalid, nil},
+		{"missing id", licenses(`{"licenses":[{"product":"ETABS","type":"network","seats":1,"in_use":0}]}`), source.ReasonInvalid, nil},
+		{"bad expiry", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":1,"in_use":0,"expires_at":"tomorrow"}]}`), source.ReasonInvalid, nil},
+		{"duplicate ids", licenses(`{"licenses":[{"id":"L1","product":"ETABS","type":"network","seats":1,"in_use":0},{"id":"L1","product":"SAFE","type":"network","seats":1,"in_use":0}]}`), source.ReasonInvalid, nil},
+		{"too large", licenses(`{"licenses":[],"pad":"` + strings.Repeat("x", 4096) + `"}`), source.ReasonTooLarge, func(o *Options) { o.MaxResponseBytes = 1024 }},
 		{"500", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(500)
 			io.WriteString(w, `{"error":{"code":"internal","message":"boom"}}`)
-		}, ReasonHTTP5xx, nil},
-		{"401", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) }, ReasonHTTP4xx, nil},
+		}, source.ReasonHTTP5xx, nil},
+		{"401", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) }, source.ReasonHTTP4xx, nil},
 		{"429", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "7")
 			w.WriteHeader(429)
-		}, ReasonRateLimited, nil},
-		{"hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, ReasonTimeout, nil},
+		}, source.ReasonRateLimited, nil},
+		{"hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, source.ReasonTimeout, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,14 +170,14 @@ func TestFailures(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
 			_, err := c.Licenses(ctx)
-			if got := ReasonOf(err); got != tc.reason {
+			if got := source.ReasonOf(err); got != tc.reason {
 				t.Fatalf("reason %q, want %q (err: %v)", got, tc.reason, err)
 			}
 			if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), srv.URL) {
 				t.Errorf("error leaks the URL: %v", err)
 			}
-			if tc.reason == ReasonRateLimited && RetryAfterOf(err) != 7*time.Second {
-				t.Errorf("Retry-After = %v, want 7s", RetryAfterOf(err))
+			if tc.reason == source.ReasonRateLimited && source.RetryAfterOf(err) != 7*time.Second {
+				t.Errorf("Retry-After = %v, want 7s", source.RetryAfterOf(err))
 			}
 		})
 	}
@@ -180,7 +189,7 @@ func TestConnectionRefused(t *testing.T) {
 	srv.Close()
 	c := newTestClient(t, url+"/v1?key=s3cret-link")
 	_, err := c.Licenses(context.Background())
-	if ReasonOf(err) != ReasonConnection || strings.Contains(err.Error(), "s3cret") {
+	if source.ReasonOf(err) != source.ReasonConnection || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -204,8 +213,8 @@ func TestPaginationLoops(t *testing.T) {
 			}))
 			defer srv.Close()
 			c := newTestClient(t, srv.URL)
-			_, err := c.Sessions(context.Background())
-			if ReasonOf(err) != ReasonInvalid || !strings.Contains(err.Error(), tc.want) {
+			_, err := sessions(c)
+			if source.ReasonOf(err) != source.ReasonInvalid || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want invalid %q", err, tc.want)
 			}
 			if n.Load() > maxPages+1 {
@@ -226,8 +235,8 @@ func TestDuplicateSessionAcrossPages(t *testing.T) {
 		io.WriteString(w, `{"sessions":[{"id":"S-1","license_id":"L","user":"u","started_at":"2026-11-30T07:00:00Z"}],"next_page_token":"`+next+`"}`)
 	}))
 	defer srv.Close()
-	_, err := newTestClient(t, srv.URL).Sessions(context.Background())
-	if ReasonOf(err) != ReasonInvalid {
+	_, err := sessions(newTestClient(t, srv.URL))
+	if source.ReasonOf(err) != source.ReasonInvalid {
 		t.Fatalf("got %v, want invalid", err)
 	}
 }
@@ -258,15 +267,15 @@ func TestTerminate(t *testing.T) {
 	if err := c.Terminate(context.Background(), "S-1"); err != nil {
 		t.Fatalf("S-1: %v", err)
 	}
-	var e *Error
-	if err := c.Terminate(context.Background(), "S-2"); !errors.As(err, &e) || e.Status != 409 || e.Code != CodeCheckedOut {
+	var e *source.Error
+	if err := c.Terminate(context.Background(), "S-2"); !errors.As(err, &e) || e.Status != 409 || e.Code != source.CodeCheckedOut {
 		t.Fatalf("S-2: %v", err)
 	}
 	if err := c.Terminate(context.Background(), "a/b"); !errors.As(err, &e) || e.Status != 404 {
 		t.Fatalf("a/b must be escaped into one path segment: %v", err)
 	}
 	before := calls.Load()
-	if err := c.Terminate(context.Background(), "S-9"); ReasonOf(err) != ReasonHTTP5xx {
+	if err := c.Terminate(context.Background(), "S-9"); source.ReasonOf(err) != source.ReasonHTTP5xx {
 		t.Fatalf("S-9: %v", err)
 	}
 	if calls.Load()-before != 1 {
@@ -310,14 +319,14 @@ func FuzzDecodeLicenses(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var doc LicensesDoc
 		if err := c.decode("fuzz", io.NopCloser(bytes.NewReader(body)), &doc); err != nil {
-			if ReasonOf(err) == "" {
+			if source.ReasonOf(err) == "" {
 				t.Fatalf("unclassified error: %v", err)
 			}
 			return
 		}
 		s, err := licensesFromDoc("fuzz", &doc)
 		if err != nil {
-			if ReasonOf(err) != ReasonInvalid {
+			if source.ReasonOf(err) != source.ReasonInvalid {
 				t.Fatalf("validation error not invalid: %v", err)
 			}
 			return
@@ -341,7 +350,7 @@ func FuzzDecodeSessions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var doc SessionsDoc
 		if err := c.decode("fuzz", io.NopCloser(bytes.NewReader(body)), &doc); err != nil {
-			if ReasonOf(err) == "" {
+			if source.ReasonOf(err) == "" {
 				t.Fatalf("unclassified error: %v", err)
 			}
 			return
@@ -349,7 +358,7 @@ func FuzzDecodeSessions(f *testing.F) {
 		for i := range doc.Sessions {
 			s, err := sessionFromDoc("fuzz", &doc.Sessions[i])
 			if err != nil {
-				if ReasonOf(err) != ReasonInvalid {
+				if source.ReasonOf(err) != source.ReasonInvalid {
 					t.Fatalf("validation error not invalid: %v", err)
 				}
 				continue

@@ -1,7 +1,7 @@
-package upstream
+package csi
 
 // This file is the only place that knows CSI's JSON field names and paths.
-// CSI publishes no schema (see UPSTREAM_API.md); adapting to the real API is
+// CSI publishes no schema (see docs/upstream-api.md); adapting to the real API is
 // a change here. The simulator encodes with these same types, so both ends
 // move together.
 

@@ -1,4 +1,4 @@
-package upstream
+package csi
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+
+	"github.com/license-monitor/license-monitor/source"
 )
 
 const (
@@ -107,11 +109,11 @@ func (c *Client) endpoint(extra url.Values, segments ...string) string {
 }
 
 // do sends one request and returns the open body of a response whose
-// status is want. Any other status becomes an *Error.
+// status is want. Any other status becomes an *source.Error.
 func (c *Client) do(ctx context.Context, op, method, target string, want int) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return nil, &Error{Reason: ReasonConnection, Op: op, Detail: "cannot build the request"}
+		return nil, &source.Error{Reason: source.ReasonConnection, Op: op, Detail: "cannot build the request"}
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.userAgent != "" {
@@ -128,19 +130,19 @@ func (c *Client) do(ctx context.Context, op, method, target string, want int) (i
 	return nil, c.statusError(op, resp)
 }
 
-func (c *Client) statusError(op string, resp *http.Response) *Error {
-	e := &Error{Op: op, Status: resp.StatusCode}
+func (c *Client) statusError(op string, resp *http.Response) *source.Error {
+	e := &source.Error{Op: op, Status: resp.StatusCode}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		e.Reason = ReasonRateLimited
+		e.Reason = source.ReasonRateLimited
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	case resp.StatusCode >= 500:
-		e.Reason = ReasonHTTP5xx
+		e.Reason = source.ReasonHTTP5xx
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	case resp.StatusCode >= 400:
-		e.Reason = ReasonHTTP4xx
+		e.Reason = source.ReasonHTTP4xx
 	default:
-		e.Reason = ReasonInvalid
+		e.Reason = source.ReasonInvalid
 		e.Detail = "unexpected status"
 	}
 	// The error body is small; read a bounded prefix for its code.
@@ -207,30 +209,30 @@ func (c *Client) decode(op string, body io.ReadCloser, v any) error {
 		return nil
 	}
 	if errors.Is(err, errTooLarge) {
-		return &Error{Reason: ReasonTooLarge, Op: op, Detail: fmt.Sprintf("response body larger than max_response_bytes (%d)", c.maxBytes)}
+		return &source.Error{Reason: source.ReasonTooLarge, Op: op, Detail: fmt.Sprintf("response body larger than max_response_bytes (%d)", c.maxBytes)}
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("field %q: JSON %s where the API has %s", typeErr.Field, sanitize(typeErr.Value, 40), typeErr.Type), 300)}
+		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("field %q: JSON %s where the API has %s", typeErr.Field, sanitize(typeErr.Value, 40), typeErr.Type), 300)}
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
 		if syntaxErr.Offset >= int64(buf.Len()) {
-			return &Error{Reason: ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
+			return &source.Error{Reason: source.ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
 		}
-		return &Error{Reason: ReasonDecode, Op: op, Detail: sanitize(fmt.Sprintf("not JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()), 200)}
+		return &source.Error{Reason: source.ReasonDecode, Op: op, Detail: sanitize(fmt.Sprintf("not JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()), 200)}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return &Error{Reason: ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
+		return &source.Error{Reason: source.ReasonDecode, Op: op, Detail: "body ended before the JSON document did (truncated)"}
 	}
-	if r := ReasonOf(err); r != "" {
+	if r := source.ReasonOf(err); r != "" {
 		return err
 	}
 	// A read error mid-body: the connection or the deadline.
 	if isTransport(err) {
 		return transportError(op, err)
 	}
-	return &Error{Reason: ReasonDecode, Op: op, Detail: sanitize(err.Error(), 200)}
+	return &source.Error{Reason: source.ReasonDecode, Op: op, Detail: sanitize(err.Error(), 200)}
 }
 
 // readBody reads body into buf, failing with errTooLarge past the limit.
@@ -263,7 +265,7 @@ func isTransport(err error) bool {
 }
 
 // Licenses reads GET {base}/licenses and validates it.
-func (c *Client) Licenses(ctx context.Context) (*Snapshot, error) {
+func (c *Client) Licenses(ctx context.Context) (*source.Snapshot, error) {
 	const op = "GET licenses"
 	body, err := c.do(ctx, op, http.MethodGet, c.endpoint(nil, PathLicenses), http.StatusOK)
 	if err != nil {
@@ -276,14 +278,14 @@ func (c *Client) Licenses(ctx context.Context) (*Snapshot, error) {
 	return licensesFromDoc(op, &doc)
 }
 
-func licensesFromDoc(op string, doc *LicensesDoc) (*Snapshot, error) {
+func licensesFromDoc(op string, doc *LicensesDoc) (*source.Snapshot, error) {
 	invalid := func(format string, args ...any) error {
-		return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
+		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
 	}
 	if doc.Licenses == nil {
 		return nil, invalid("no \"licenses\" array")
 	}
-	s := &Snapshot{AccountID: doc.Account.ID, AccountName: doc.Account.Name, Licenses: make([]License, 0, len(doc.Licenses))}
+	s := &source.Snapshot{AccountID: doc.Account.ID, AccountName: doc.Account.Name, Licenses: make([]source.License, 0, len(doc.Licenses))}
 	if doc.GeneratedAt != "" {
 		t, err := time.Parse(time.RFC3339, doc.GeneratedAt)
 		if err != nil {
@@ -310,7 +312,7 @@ func licensesFromDoc(op string, doc *LicensesDoc) (*Snapshot, error) {
 			return nil, invalid("license id %q appears twice", d.ID)
 		}
 		seen[d.ID] = struct{}{}
-		l := License{
+		l := source.License{
 			ID: d.ID, Product: d.Product, Edition: d.Edition, Version: d.Version,
 			Type:  strings.ToLower(d.Type),
 			Seats: *d.Seats, InUse: *d.InUse, CheckedOut: d.CheckedOut,
@@ -327,24 +329,11 @@ func licensesFromDoc(op string, doc *LicensesDoc) (*Snapshot, error) {
 	return s, nil
 }
 
-// Sessions reads every page of GET {base}/sessions and validates them.
-func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
-	var all []Session
-	err := c.EachSession(ctx, func(s *Session) { all = append(all, *s) })
-	if err != nil {
-		return nil, err
-	}
-	if all == nil {
-		all = []Session{}
-	}
-	return all, nil
-}
-
 // EachSession reads every page of GET {base}/sessions, validates each
 // session and hands it to visit, keeping none: a poll of 200,000 sessions
 // then holds one page at a time. s is only valid during the call. When
 // EachSession fails, visit may have seen part of the sessions already.
-func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error {
+func (c *Client) EachSession(ctx context.Context, visit func(s *source.Session)) error {
 	var (
 		token  string
 		tokens = map[string]struct{}{}
@@ -356,7 +345,7 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 		seed = maphash.MakeSeed()
 		ids  = map[uint64]struct{}{}
 		doc  = pageDocs.Get().(*SessionsDoc)
-		s    Session
+		s    source.Session
 	)
 	defer func() {
 		clear(doc.Sessions[:cap(doc.Sessions)])
@@ -366,7 +355,7 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 	for page := 1; ; page++ {
 		op := "GET sessions page " + strconv.Itoa(page)
 		if page > maxPages {
-			return &Error{Reason: ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
 		}
 		q := url.Values{ParamPageSize: {strconv.Itoa(c.pageSize)}}
 		if token != "" {
@@ -385,7 +374,7 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 			return err
 		}
 		if doc.Sessions == nil {
-			return &Error{Reason: ReasonInvalid, Op: op, Detail: "no \"sessions\" array"}
+			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "no \"sessions\" array"}
 		}
 		for i := range doc.Sessions {
 			if s, err = sessionFromDoc(op, &doc.Sessions[i]); err != nil {
@@ -393,7 +382,7 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 			}
 			h := maphash.String(seed, s.ID)
 			if _, dup := ids[h]; dup {
-				return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("session id %q appears twice", s.ID), 200)}
+				return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf("session id %q appears twice", s.ID), 200)}
 			}
 			ids[h] = struct{}{}
 			visit(&s)
@@ -402,85 +391,89 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *Session)) error 
 			return nil
 		}
 		if _, again := tokens[doc.NextPageToken]; again {
-			return &Error{Reason: ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
+			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
 		}
 		tokens[doc.NextPageToken] = struct{}{}
 		token = doc.NextPageToken
 	}
 }
 
-func sessionFromDoc(op string, d *SessionDoc) (Session, error) {
+func sessionFromDoc(op string, d *SessionDoc) (source.Session, error) {
 	invalid := func(format string, args ...any) error {
-		return &Error{Reason: ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
+		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
 	}
 	switch {
 	case d.ID == "":
-		return Session{}, invalid("a session has no id")
+		return source.Session{}, invalid("a session has no id")
 	case d.LicenseID == "":
-		return Session{}, invalid("session %q has no license_id", d.ID)
+		return source.Session{}, invalid("session %q has no license_id", d.ID)
 	case d.User == "":
-		return Session{}, invalid("session %q has no user", d.ID)
+		return source.Session{}, invalid("session %q has no user", d.ID)
 	case d.StartedAt == "":
-		return Session{}, invalid("session %q has no started_at", d.ID)
+		return source.Session{}, invalid("session %q has no started_at", d.ID)
 	}
 	started, err := time.Parse(time.RFC3339, d.StartedAt)
 	if err != nil {
-		return Session{}, invalid("session %q: started_at %q is not RFC 3339", d.ID, d.StartedAt)
+		return source.Session{}, invalid("session %q: started_at %q is not RFC 3339", d.ID, d.StartedAt)
 	}
-	s := Session{
+	s := source.Session{
 		ID: d.ID, LicenseID: d.LicenseID, User: d.User, DisplayName: d.DisplayName,
 		Host: d.Host, StartedAt: started, CheckedOut: d.CheckedOut,
 	}
 	if d.CheckoutExpiresAt != nil && *d.CheckoutExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, *d.CheckoutExpiresAt)
 		if err != nil {
-			return Session{}, invalid("session %q: checkout_expires_at is not RFC 3339", d.ID)
+			return source.Session{}, invalid("session %q: checkout_expires_at is not RFC 3339", d.ID)
 		}
 		s.CheckoutExpiresAt = t
 	}
 	return s, nil
 }
 
-// Snapshot reads the licenses and then every page of sessions. ctx bounds
-// the whole read: set its deadline to the poll's timeout.
-func (c *Client) Snapshot(ctx context.Context) (*Snapshot, error) {
-	s, err := c.Licenses(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sessions, err := c.Sessions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.Sessions = sessions
-	idx := make(map[string]struct{}, len(s.Licenses))
-	for i := range s.Licenses {
-		idx[s.Licenses[i].ID] = struct{}{}
-	}
-	for i := range sessions {
-		if _, ok := idx[sessions[i].LicenseID]; !ok {
-			s.UnknownLicenseSessions++
-		}
-	}
-	return s, nil
-}
-
 // Terminate asks upstream to end session id. It is not idempotent, so it
 // is sent once and never retried here. nil means upstream accepted (202).
-// A 404 or 409 comes back as *Error with Status and Code set.
+// A 404 or 409 comes back as *source.Error with Status and Code set.
 func (c *Client) Terminate(ctx context.Context, id string) error {
 	const op = "POST terminate"
 	if id == "" || id == "." || id == ".." {
-		return &Error{Reason: ReasonInvalid, Op: op, Detail: "not a session id"}
+		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "not a session id"}
 	}
 	// Escaped, so an id holding "/" stays one path segment.
 	body, err := c.do(ctx, op, http.MethodPost, c.endpoint(nil, PathSessions, url.PathEscape(id), PathTerminateSuffix), http.StatusAccepted)
 	if err != nil {
-		return err
+		return refusal(err)
 	}
 	var doc TerminateDoc
 	if err := c.decode(op, body, &doc); err != nil {
 		return err
 	}
 	return nil
+}
+
+// refusal passes a 409's code on as source's neutral one, which the
+// sidecar tells a checked-out session by.
+func refusal(err error) error {
+	var e *source.Error
+	if errors.As(err, &e) && e.Status == http.StatusConflict {
+		switch e.Code {
+		case CodeCheckedOut:
+			e.Code = source.CodeCheckedOut
+		case CodeNotTerminable:
+			e.Code = source.CodeNotTerminable
+		}
+	}
+	return err
+}
+
+// Terminable reports whether CSI allows a remote terminate of s, a
+// session of a license of type licenseType: only Cloud Sign-in sessions
+// that are not checked out.
+func (c *Client) Terminable(s *source.Session, licenseType string) (bool, string) {
+	if s.CheckedOut {
+		return false, source.CodeCheckedOut
+	}
+	if licenseType != TypeCloudSignIn {
+		return false, source.CodeNotTerminable
+	}
+	return true, ""
 }
