@@ -2,7 +2,7 @@ package collector
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// The metric contract, as ARCHITECTURE.md pins it. Dashboards, alerts and
+// The metric contract, as docs/architecture.md pins it. Dashboards, alerts and
 // outside checks depend on these names and labels.
 var (
 	licenseLabels = []string{"source", "license_id", "product", "edition", "license_type"}

@@ -21,7 +21,7 @@ import (
 // Tag puts the three dashboards in one group and links them to each other.
 const Tag = "license-monitor"
 
-// DefaultSidecarURL is where license_sidecar listens by default (ARCHITECTURE.md).
+// DefaultSidecarURL is where license_sidecar listens by default (docs/architecture.md).
 const DefaultSidecarURL = "http://localhost:9849"
 
 // File is one generated dashboard.

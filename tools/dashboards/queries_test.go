@@ -24,7 +24,7 @@ var repoRoot = filepath.Join("..", "..")
 var dashboardsDir = filepath.Join(repoRoot, "dashboards")
 
 // contractMetrics are the metric names in the contract table of
-// ARCHITECTURE.md ("Metrics (the contract)"), plus the sidecar's
+// docs/architecture.md ("Metrics"), plus the sidecar's
 // license_sidecar_terminations_total. The end-to-end test checks this list
 // against a running exporter's /metrics, so it cannot silently drift.
 var contractMetrics = []string{
