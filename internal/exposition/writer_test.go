@@ -20,7 +20,7 @@ func FuzzWriterMatchesExpfmt(f *testing.F) {
 	f.Add("x", "a", "b", math.Inf(-1))
 	f.Add("x", "a", "b", 1764500000.5)
 	f.Add("x", "a", "b", 1e-7)
-	f.Add("x", "a", "b", -0.0)
+	f.Add("x", "a", "b", math.Copysign(0, -1))
 	f.Add("x", "a", "b", 12345678901234567890.0)
 	f.Fuzz(func(t *testing.T, help, first, second string, value float64) {
 		fam := Family{Name: "fuzz_metric", Help: help, Type: dto.MetricType_GAUGE}
