@@ -1,6 +1,9 @@
 package exposition
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // cache keeps the compressed samples of the Renderers being served, so
 // that a Renderer is compressed once however many gzip scrapes read it.
@@ -8,7 +11,8 @@ import "sync"
 // what was compressed from it, goes at the next scrape.
 type cache struct {
 	mu      sync.Mutex
-	entries map[Renderer]*compressedRenderer
+	served  []Renderer            // the latest scrape's
+	entries []*compressedRenderer // entries[i] is served[i]'s; never changed once set
 }
 
 // compressedRenderer is a Renderer's samples compressed by family,
@@ -19,27 +23,25 @@ type compressedRenderer struct {
 }
 
 // lookup returns the entry of each of rs, new ones empty, and forgets
-// every other Renderer.
+// every other Renderer. A scrape serving the same Renderers as the last
+// one allocates nothing.
 func (c *cache) lookup(rs []Renderer) []*compressedRenderer {
-	out := make([]*compressedRenderer, len(rs))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	same := len(rs) == len(c.entries)
+	if slices.Equal(rs, c.served) {
+		return c.entries
+	}
+	entries := make([]*compressedRenderer, len(rs))
 	for i, r := range rs {
-		e, ok := c.entries[r]
-		if !ok {
-			e = new(compressedRenderer)
-			same = false
-		}
-		out[i] = e
-	}
-	if !same {
-		c.entries = make(map[Renderer]*compressedRenderer, len(rs))
-		for i, r := range rs {
-			c.entries[r] = out[i]
+		// Sources are few; a linear search is cheaper than a map.
+		if j := slices.Index(c.served, r); j >= 0 {
+			entries[i] = c.entries[j]
+		} else {
+			entries[i] = new(compressedRenderer)
 		}
 	}
-	return out
+	c.served, c.entries = slices.Clone(rs), entries
+	return entries
 }
 
 // segments returns r's samples compressed by family, compressing them on

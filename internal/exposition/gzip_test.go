@@ -133,11 +133,12 @@ func BenchmarkGzipMembers(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				segs, release, err := h.gzipSegments(rs, compressed, mfs)
+				var live []*bytes.Buffer
+				segs, err := h.gzipSegments(rs, compressed, mfs, &live)
 				if err == nil {
 					err = v.write(w, segs)
 				}
-				release()
+				releaseLive(live)
 				if err != nil {
 					b.Fatal(err)
 				}

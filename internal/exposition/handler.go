@@ -228,24 +228,27 @@ func cmpErr(a, b error) error {
 // segments of rs (compressed[i] is rs[i]'s), and the gathered families
 // compressed now.
 func (h *handler) writeGzip(w io.Writer, rs []Renderer, compressed []*compressedRenderer, mfs []*dto.MetricFamily) error {
-	segs, release, err := h.gzipSegments(rs, compressed, mfs)
-	defer release()
+	var live []*bytes.Buffer
+	defer func() { releaseLive(live) }()
+	segs, err := h.gzipSegments(rs, compressed, mfs, &live)
 	if err != nil {
 		return err
 	}
 	return writeSpliced(w, segs)
 }
 
-// gzipSegments returns the segments of the exposition in order; release
-// frees those compressed for this scrape once they are written.
-func (h *handler) gzipSegments(rs []Renderer, compressed []*compressedRenderer, mfs []*dto.MetricFamily) (segs []*segment, release func(), err error) {
-	var live []*bytes.Buffer
-	release = func() {
-		for _, b := range live {
-			b.Reset()
-			liveBufs.Put(b)
-		}
+// releaseLive returns the buffers of a scrape's own segments to liveBufs.
+func releaseLive(live []*bytes.Buffer) {
+	for _, b := range live {
+		b.Reset()
+		liveBufs.Put(b)
 	}
+}
+
+// gzipSegments returns the segments of the exposition in order. Those
+// compressed for this scrape are in buffers appended to live, which the
+// caller releases once the segments are written.
+func (h *handler) gzipSegments(rs []Renderer, compressed []*compressedRenderer, mfs []*dto.MetricFamily, live *[]*bytes.Buffer) (segs []*segment, err error) {
 	headers := h.gzHeaders()
 	err = h.walk(rs, mfs, func(f int) error {
 		segs = append(segs, &headers[f])
@@ -258,10 +261,10 @@ func (h *handler) gzipSegments(rs []Renderer, compressed []*compressedRenderer, 
 	}, func(run []*dto.MetricFamily) error {
 		var err error
 		buf := liveBufs.Get().(*bytes.Buffer)
-		live = append(live, buf)
+		*live = append(*live, buf)
 		s := compressInto(buf, func(w *Writer) { err = writeGathered(w, run) })
 		segs = append(segs, &s)
 		return err
 	})
-	return segs, release, err
+	return segs, err
 }
