@@ -59,6 +59,23 @@ var (
 		"source_product_edition:license_seats_in_use:sum",
 		"source_product_edition:license_seats_issued:sum",
 		"source_product_edition:license_seats_utilisation:ratio",
+		"source_product_edition_license_type:license_denials:any1d_weekdays",
+		"source_product_edition_license_type:license_denials:increase1d",
+		"source_product_edition_license_type:license_denials:increase1h",
+		"source_product_edition_license_type:license_expiry_timestamp_seconds:min1h",
+		"source_product_edition_license_type:license_seats_exhausted:bool",
+		"source_product_edition_license_type:license_seats_exhausted:hours1d",
+		"source_product_edition_license_type:license_seats_in_use:max1d",
+		"source_product_edition_license_type:license_seats_in_use:max1d_weekdays",
+		"source_product_edition_license_type:license_seats_in_use:max1h",
+		"source_product_edition_license_type:license_seats_in_use:max1w",
+		"source_product_edition_license_type:license_seats_in_use:sum",
+		"source_product_edition_license_type:license_seats_issued:max1h",
+		"source_product_edition_license_type:license_seats_issued:sum",
+		"source_product_edition_license_type:license_seats_saturation_high:bool",
+		"source_product_edition_license_type:license_seats_saturation_high:hours1d",
+		"source_product_edition_user:license_user_seat_hours:sum1d",
+		"source_product_edition_user:license_user_seat_hours:sum1h",
 	}
 )
 
