@@ -14,36 +14,76 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
-// Recording rules from alerts/ (per source, product and edition). Long
-// ranges read these instead of every license's raw series.
+// Recording rules of alerts/rules.yml. The capacity dashboard reads only
+// the hourly and daily ones (per license type, and per user and edition),
+// so it works on a long-term Prometheus that keeps nothing else
+// (deploy/README.md) and a year of it stays cheap.
 const (
 	ruleIssued      = "source_product_edition:license_seats_issued:sum"
 	ruleInUse       = "source_product_edition:license_seats_in_use:sum"
 	ruleUtilisation = "source_product_edition:license_seats_utilisation:ratio"
 	ruleDailyPeak   = "source_product_edition:license_seats_in_use:max_over_time1d"
+
+	ruleTypeIssued1h     = "source_product_edition_license_type:license_seats_issued:max1h"
+	ruleTypeInUse1h      = "source_product_edition_license_type:license_seats_in_use:max1h"
+	ruleTypeExpiry1h     = "source_product_edition_license_type:license_expiry_timestamp_seconds:min1h"
+	ruleTypePeak1d       = "source_product_edition_license_type:license_seats_in_use:max1d"
+	ruleTypePeakWeekdays = "source_product_edition_license_type:license_seats_in_use:max1d_weekdays"
+	ruleTypePeak1w       = "source_product_edition_license_type:license_seats_in_use:max1w"
+	ruleTypeExhausted1d  = "source_product_edition_license_type:license_seats_exhausted:hours1d"
+	ruleTypeHigh1d       = "source_product_edition_license_type:license_seats_saturation_high:hours1d"
+	ruleTypeDenials1d    = "source_product_edition_license_type:license_denials:increase1d"
+	ruleTypeDeniedDays   = "source_product_edition_license_type:license_denials:any1d_weekdays"
+	ruleUserSeatHours1d  = "source_product_edition_user:license_user_seat_hours:sum1d"
 )
+
+// byType is the level of the per-license-type rules.
+const byType = "source, product, edition, license_type"
 
 // WindowDefault is the range the renewal panels look back over by default:
 // a quarter, the usual renewal horizon.
 const WindowDefault = "90d"
 
-// Capacity is for trends and renewals: how many seats of each product and
-// edition were needed, and when use outgrows what was bought.
+// HorizonDefault is the default projection horizon, in seconds (90 days).
+const HorizonDefault = "7776000"
+
+// Recommended-seats thresholds (docs/dashboards.md): more seats than issued
+// when denials came on more than this share of weekdays...
+const shortDenialShare = 0.05
+
+// ...or when every seat was in use for more than this many hours a week on
+// average.
+const shortHoursPerWeek = 1
+
+// Capacity is for trends and renewals: how many seats of each product,
+// edition and license type were needed, and when use outgrows what was
+// bought.
 func Capacity() (dashboard.Dashboard, error) {
 	b := newDashboard("license-capacity", "License capacity and renewals",
-		"Trends of license use and what to buy at renewal: peaks, percentiles, saturation, forecast, expiry and top users.").
-		Time("now-7d", "now").
-		Refresh("5m").
-		WithVariable(sourceVar()).
-		WithVariable(productVar()).
-		WithVariable(windowVar())
-	capacityTrendRow(b)
-	capacityPeaksRow(b)
-	capacityWeekRow(b)
-	capacityForecastRow(b)
+		"What to buy at renewal, from recorded series only: peaks, weekday percentiles, hours at saturation, denials, forecast, expiry and top users. Days and weekdays are UTC.").
+		Time("now-90d", "now").
+		Refresh("1h").
+		WithVariable(capacitySourceVar()).
+		WithVariable(capacityProductVar()).
+		WithVariable(windowVar()).
+		WithVariable(horizonVar())
 	capacityRenewalRow(b)
+	capacityWeeklyRow(b)
+	capacityTrendRow(b)
+	capacityForecastRow(b)
+	capacityWeekRow(b)
 	capacityUsersRow(b)
 	return b.Build()
+}
+
+// The capacity variables list values of a recorded series, so they work
+// where only recorded series are kept.
+func capacitySourceVar() *dashboard.QueryVariableBuilder {
+	return labelVar("source", "Source", ruleTypeIssued1h)
+}
+
+func capacityProductVar() *dashboard.QueryVariableBuilder {
+	return labelVar("product", "Product", ruleTypeIssued1h+`{source=~"$source"}`)
 }
 
 // windowVar is the look-back of the renewal panels, independent of the time
@@ -60,7 +100,7 @@ func windowVar() *dashboard.CustomVariableBuilder {
 	}
 	return dashboard.NewCustomVariableBuilder("window").
 		Label("Look back").
-		Description("Range of the peak, percentile, saturation, forecast and renewal panels.").
+		Description("Range of the renewal, forecast and top-user panels.").
 		Values(dashboard.StringOrMap{String: cog.ToPtr(strings.Join(opts, ","))}).
 		Options(options).
 		Current(dashboard.VariableOption{
@@ -70,81 +110,243 @@ func windowVar() *dashboard.CustomVariableBuilder {
 		})
 }
 
+// horizonVar is how far ahead the forecast projects: its text is days, its
+// value seconds, which predict_linear takes.
+func horizonVar() *dashboard.CustomVariableBuilder {
+	type opt struct{ text, value string }
+	opts := []opt{{"30d", "2592000"}, {"90d", HorizonDefault}, {"180d", "15552000"}, {"365d", "31536000"}}
+	var options []dashboard.VariableOption
+	var query []string
+	for _, o := range opts {
+		options = append(options, dashboard.VariableOption{
+			Selected: cog.ToPtr(o.value == HorizonDefault),
+			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr(o.text)},
+			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr(o.value)},
+		})
+		query = append(query, o.text+" : "+o.value)
+	}
+	return dashboard.NewCustomVariableBuilder("horizon").
+		Label("Projection horizon").
+		Description("How far ahead the forecast projects the trend of weekday peaks.").
+		Values(dashboard.StringOrMap{String: cog.ToPtr(strings.Join(query, ","))}).
+		Options(options).
+		Current(dashboard.VariableOption{
+			Selected: cog.ToPtr(true),
+			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr("90d")},
+			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr(HorizonDefault)},
+		})
+}
+
 // rule selects a recording rule for the chosen sources and products.
 func rule(name string) string { return fmt.Sprintf("%s{%s}", name, sel) }
 
-// capacityTrendRow graphs, per product, each edition's seats in use against
-// seats issued (dashed).
+// ruleWith is rule with one more matcher.
+func ruleWith(name, matcher string) string { return fmt.Sprintf("%s{%s, %s}", name, sel, matcher) }
+
+// currentIssued is the seats issued now: the last hourly sample (up to an
+// hour old, so the range is two).
+func currentIssued() string { return fmt.Sprintf("last_over_time(%s[2h])", rule(ruleTypeIssued1h)) }
+
+// p95WeekdayPeak is the 95th percentile of the daily peaks of weekdays:
+// the seats a working day needed, on all but one working day in twenty.
+func p95WeekdayPeak() string {
+	return fmt.Sprintf("quantile_over_time(0.95, %s[$window])", rule(ruleTypePeakWeekdays))
+}
+
+// RecommendedSeats is the renewal table's formula (docs/dashboards.md).
+// Short, when denials came on more than 5 % of weekdays or every seat was
+// in use more than an hour a week on average: max(issued, ceil(p95 of
+// weekday peaks)) plus 10 % of issued, at least one seat, since use cannot
+// show demand above what was issued. Otherwise: ceil(p95 of weekday
+// peaks), which is below issued when seats are to spare.
+func RecommendedSeats() string {
+	issued := currentIssued()
+	p95 := p95WeekdayPeak()
+	short := fmt.Sprintf(`(
+		sum by (%[1]s) (avg_over_time(%[2]s[$window])) > %[3]v
+		or on (%[1]s)
+		7 * avg_over_time(%[4]s[$window]) > %[5]v
+	)`, byType, ruleWith(ruleTypeDeniedDays, `reason="no_seat_available"`), shortDenialShare, rule(ruleTypeExhausted1d), shortHoursPerWeek)
+	base := fmt.Sprintf("(ceil(%[2]s) > on (%[1]s) %[3]s or on (%[1]s) %[3]s)", byType, p95, issued)
+	step := fmt.Sprintf("clamp_min(ceil(0.1 * %s), 1)", issued)
+	return promQL(fmt.Sprintf(`
+		(%[2]s + on (%[1]s) %[3]s) and on (%[1]s) %[4]s
+		or on (%[1]s)
+		ceil(%[5]s)`, byType, base, step, short, p95))
+}
+
+// capacityRenewalRow is the renewal table: per product, edition and
+// license type, what was bought, what was used, how often it ran out, and
+// what to buy.
+func capacityRenewalRow(b *dashboard.DashboardBuilder) {
+	change := fmt.Sprintf("(%s) - on (%s) %s", RecommendedSeats(), byType, currentIssued())
+	b.WithRow(dashboard.NewRowBuilder("Renewal")).
+		WithPanel(joinedTable("Seats to renew, over $window",
+			"Per product, edition and license type. issued: now. peak: the most seats in use at once. p95 weekday peak: the 95th percentile of the daily peaks of Monday to Friday (UTC days). hours at 100 % / ≥ 90 %: hours every seat, or 90 % of them, were in use (the thresholds of LicenseSeatsExhausted and LicenseSaturationHigh). denials: users refused for want of a seat (no_seat_available). "+
+				"recommended: when denials came on more than 5 % of weekdays, or every seat was in use more than 1 hour a week on average, max(issued, ⌈p95 weekday peak⌉) + max(1, ⌈10 % of issued⌉), because use cannot show demand above the seats issued; otherwise ⌈p95 weekday peak⌉. change: recommended − issued, red to buy, blue to spare.",
+			24, 10,
+			[]*tablePromQuery{
+				tq("A", currentIssued()),
+				tq("B", fmt.Sprintf("max_over_time(%s[$window])", rule(ruleTypeInUse1h))),
+				tq("C", p95WeekdayPeak()),
+				tq("D", fmt.Sprintf("sum_over_time(%s[$window])", rule(ruleTypeExhausted1d))),
+				tq("E", fmt.Sprintf("sum_over_time(%s[$window])", rule(ruleTypeHigh1d))),
+				tq("F", fmt.Sprintf("7 * avg_over_time(%s[$window])", rule(ruleTypeExhausted1d))),
+				tq("G", fmt.Sprintf("sum by (%s) (sum_over_time(%s[$window]))", byType, ruleWith(ruleTypeDenials1d, `reason="no_seat_available"`))),
+				tq("H", fmt.Sprintf("sum by (%s) (avg_over_time(%s[$window]))", byType, ruleWith(ruleTypeDeniedDays, `reason="no_seat_available"`))),
+				tq("I", RecommendedSeats()),
+				tq("J", change),
+			},
+			label("source"), label("product"), label("edition"), column{"license_type", "license type"},
+			value("A", "issued"), value("B", "peak"), value("C", "p95 weekday peak"),
+			value("D", "hours at 100 %"), value("E", "hours ≥ 90 %"), value("F", "hours at 100 % a week"),
+			value("G", "denials"), value("H", "weekdays with denials"),
+			value("I", "recommended"), value("J", "change")).
+			OverrideByName("p95 weekday peak", []dashboard.DynamicConfigValue{prop("decimals", 1)}).
+			OverrideByName("hours at 100 %", []dashboard.DynamicConfigValue{prop("decimals", 1)}).
+			OverrideByName("hours ≥ 90 %", []dashboard.DynamicConfigValue{prop("decimals", 1)}).
+			OverrideByName("hours at 100 % a week", []dashboard.DynamicConfigValue{
+				prop("decimals", 1),
+				prop("custom.cellOptions", map[string]any{"type": "color-text"}),
+				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
+					map[string]any{"value": nil, "color": "text"},
+					map[string]any{"value": shortHoursPerWeek, "color": "red"},
+				}}),
+			}).
+			OverrideByName("weekdays with denials", []dashboard.DynamicConfigValue{
+				prop("unit", "percentunit"),
+				prop("decimals", 0),
+				prop("custom.cellOptions", map[string]any{"type": "color-text"}),
+				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
+					map[string]any{"value": nil, "color": "text"},
+					map[string]any{"value": shortDenialShare, "color": "red"},
+				}}),
+			}).
+			// Need more: red. Surplus: blue. Neither: green.
+			OverrideByName("change", []dashboard.DynamicConfigValue{
+				prop("custom.cellOptions", map[string]any{"type": "color-background"}),
+				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
+					map[string]any{"value": nil, "color": "blue"},
+					map[string]any{"value": 0, "color": "green"},
+					map[string]any{"value": 1, "color": "red"},
+				}}),
+			}).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{
+				common.NewTableSortByFieldStateBuilder().DisplayName("change").Desc(true),
+			}))
+}
+
+// capacityWeeklyRow charts, per product, the weekly peak of each edition
+// and license type against its seats issued (dashed).
+func capacityWeeklyRow(b *dashboard.DashboardBuilder) {
+	b.WithRow(dashboard.NewRowBuilder("Weekly peaks")).
+		WithPanel(againstIssued("$product: weekly peak against issued",
+			"The most seats in use at once in each UTC week, Monday to Sunday, recorded on the Monday after; the dashed line is the seats issued.",
+			fmt.Sprintf("last_over_time(%s[1w])", rule(ruleTypePeak1w)), "peak"))
+}
+
+// capacityTrendRow charts, per product, the hourly peaks against issued.
 func capacityTrendRow(b *dashboard.DashboardBuilder) {
 	b.WithRow(dashboard.NewRowBuilder("In use against issued")).
-		WithPanel(timeseries.NewPanelBuilder().
-			Title("$product: in use against issued").
-			Description("Seats in use per edition; the dashed line is the seats issued.").
-			Repeat("product").
-			RepeatDirection(dashboard.PanelRepeatDirectionH).
-			MaxPerRow(2).
-			Span(12).
-			Height(8).
-			WithTarget(series("A", fmt.Sprintf("sum by (edition) (%s)", rule(ruleInUse)), "{{edition}} in use")).
-			WithTarget(series("B", fmt.Sprintf("sum by (edition) (%s)", rule(ruleIssued)), "{{edition}} issued")).
-			Unit("none").
-			Decimals(0).
-			Min(0).
-			FillOpacity(10).
-			Tooltip(tooltip()).
-			OverrideByQuery("B", []dashboard.DynamicConfigValue{
-				prop("custom.lineStyle", map[string]any{"fill": "dash", "dash": []any{10, 10}}),
-				prop("custom.fillOpacity", 0),
-			}).
-			Legend(common.NewVizLegendOptionsBuilder().
-				DisplayMode(common.LegendDisplayModeTable).
-				Placement(common.LegendPlacementBottom).
-				ShowLegend(true).
-				Calcs([]string{"max", "mean"})))
+		WithPanel(againstIssued("$product: in use against issued",
+			"The most seats in use at once in each interval (hourly peaks); the dashed line is the seats issued.",
+			fmt.Sprintf("max_over_time(%s[$__interval])", rule(ruleTypeInUse1h)), "in use").
+			Interval("1h"))
 }
 
-// capacityPeaksRow: peak concurrent use, the 95th percentile, and how often
-// the seats ran out.
-func capacityPeaksRow(b *dashboard.DashboardBuilder) {
-	peak := func(ref, window string) *tablePromQuery {
-		return tq(ref, fmt.Sprintf("max_over_time(%s[%s])", rule(ruleInUse), window))
-	}
-	b.WithRow(dashboard.NewRowBuilder("Peaks and saturation")).
-		WithPanel(joinedTable("Peak concurrent use",
-			"Most seats in use at once per product and edition, over the last 7, 30 and 90 days.",
-			12, 8,
-			[]*tablePromQuery{tq("A", rule(ruleIssued)), peak("B", "7d"), peak("C", "30d"), peak("D", "90d")},
-			label("source"), label("product"), label("edition"),
-			value("A", "issued"), value("B", "peak 7d"), value("C", "peak 30d"), value("D", "peak 90d"))).
-		WithPanel(barsPerEdition("95th percentile of use over $window",
-			"Seats in use that covered 95 % of the time.",
-			fmt.Sprintf("quantile_over_time(0.95, %s[$window])", rule(ruleInUse))).
-			Unit("none").
-			Decimals(1)).
-		WithPanel(barsPerEdition("Time at saturation over $window",
-			"Share of the time every issued seat was in use (sampled each minute).",
-			fmt.Sprintf("avg_over_time((%s >= bool 1)[$window:1m])", rule(ruleUtilisation))).
-			Unit("percentunit").
-			Min(0).
-			Max(1).
-			Thresholds(thresholds(dashboard.ThresholdsModeAbsolute, "green", 0.01, "orange", 0.05, "red")))
-}
-
-// barsPerEdition is a horizontal bar per source, product and edition.
-func barsPerEdition(title, description, expr string) *bargauge.PanelBuilder {
-	return bargauge.NewPanelBuilder().
+// againstIssued is a chart repeated per product: expr per edition and
+// license type, and the seats issued, dashed.
+func againstIssued(title, description, expr, what string) *timeseries.PanelBuilder {
+	legend := "{{source}} {{edition}} {{license_type}} " + what
+	return timeseries.NewPanelBuilder().
 		Title(title).
 		Description(description).
-		Span(6).
+		Repeat("product").
+		RepeatDirection(dashboard.PanelRepeatDirectionH).
+		MaxPerRow(2).
+		Span(12).
 		Height(8).
-		WithTarget(latest("A", expr, "{{product}} {{edition}}")).
-		Orientation(common.VizOrientationHorizontal).
-		DisplayMode(common.BarGaugeDisplayModeGradient).
-		ColorScheme(colorBy(dashboard.FieldColorModeIdThresholds)).
-		ReduceOptions(lastValue())
+		WithTarget(series("A", expr, legend)).
+		WithTarget(series("B", fmt.Sprintf("max_over_time(%s[$__interval])", rule(ruleTypeIssued1h)), "{{source}} {{edition}} {{license_type}} issued")).
+		Interval("1h").
+		Unit("none").
+		Decimals(0).
+		Min(0).
+		FillOpacity(10).
+		Tooltip(tooltip()).
+		OverrideByQuery("B", []dashboard.DynamicConfigValue{
+			prop("custom.lineStyle", map[string]any{"fill": "dash", "dash": []any{10, 10}}),
+			prop("custom.fillOpacity", 0),
+		}).
+		Legend(common.NewVizLegendOptionsBuilder().
+			DisplayMode(common.LegendDisplayModeTable).
+			Placement(common.LegendPlacementBottom).
+			ShowLegend(true).
+			Calcs([]string{"max", "mean"}))
 }
 
-// capacityWeekRow is the hour-of-week heatmap: each cell is the mean
+// capacityForecastRow fits a line through the weekday peaks over $window
+// and tells when it reaches the seats issued.
+func capacityForecastRow(b *dashboard.DashboardBuilder) {
+	peaks := fmt.Sprintf("%s[$window]", rule(ruleTypePeakWeekdays))
+	trendNow := fmt.Sprintf("predict_linear(%s, 0)", peaks)
+	issued := currentIssued()
+	// Rising: days until the line meets issued (0 once past it). Flat or
+	// falling: 0 if already at or over issued, else NaN ("not rising").
+	daysLeft := fmt.Sprintf(`
+		clamp_min((%[1]s - on (%[4]s) %[2]s) / on (%[4]s) (deriv(%[3]s) > 0), 0) / 86400
+		or on (%[4]s) (%[2]s >= on (%[4]s) %[1]s) * 0
+		or on (%[4]s) %[1]s * 0 + NaN`, issued, trendNow, peaks, byType)
+	b.WithRow(dashboard.NewRowBuilder("Forecast")).
+		WithPanel(joinedTable("When the weekday peak reaches capacity",
+			"A straight line fitted through the daily peaks of weekdays (UTC) over $window: its slope, where it will be in ${horizon:text}, and how many days until it reaches the seats issued.",
+			24, 8,
+			[]*tablePromQuery{
+				tq("A", issued),
+				tq("B", fmt.Sprintf("last_over_time(%s[1w])", rule(ruleTypePeakWeekdays))),
+				tq("C", fmt.Sprintf("deriv(%s) * 86400", peaks)),
+				tq("D", fmt.Sprintf("predict_linear(%s, $horizon)", peaks)),
+				tq("E", daysLeft),
+			},
+			label("source"), label("product"), label("edition"), column{"license_type", "license type"},
+			value("A", "issued"), value("B", "last weekday peak"), value("C", "trend per day"),
+			value("D", "projected peak in ${horizon:text}"), value("E", "days until full")).
+			OverrideByName("days until full", []dashboard.DynamicConfigValue{
+				prop("mappings", []dashboard.ValueMapping{specialText(dashboard.SpecialValueMatchNaN, "not rising")}),
+				prop("decimals", 0),
+				prop("custom.cellOptions", map[string]any{"type": "color-text"}),
+				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
+					map[string]any{"value": nil, "color": "red"},
+					map[string]any{"value": 30, "color": "orange"},
+					map[string]any{"value": 90, "color": "green"},
+				}}),
+			}).
+			OverrideByName("trend per day", []dashboard.DynamicConfigValue{prop("decimals", 2)})).
+		WithPanel(joinedTable("Next expiry",
+			"The earliest expiry among each license type's licenses; perpetual ones are not listed.",
+			24, 8,
+			[]*tablePromQuery{
+				tq("A", fmt.Sprintf("last_over_time(%s[2h]) * 1000", rule(ruleTypeExpiry1h))),
+				tq("B", fmt.Sprintf("(last_over_time(%s[2h]) - time()) / 86400", rule(ruleTypeExpiry1h))),
+			},
+			label("source"), label("product"), label("edition"), column{"license_type", "license type"},
+			value("A", "expires"), value("B", "days left")).
+			OverrideByName("expires", []dashboard.DynamicConfigValue{prop("unit", "dateTimeAsIso")}).
+			OverrideByName("days left", []dashboard.DynamicConfigValue{
+				prop("decimals", 0),
+				prop("custom.cellOptions", map[string]any{"type": "color-background"}),
+				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
+					map[string]any{"value": nil, "color": "red"},
+					map[string]any{"value": 7, "color": "orange"},
+					map[string]any{"value": 30, "color": "green"},
+				}}),
+			}).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{
+				common.NewTableSortByFieldStateBuilder().DisplayName("days left"),
+			}))
+}
+
+// capacityWeekRow is the hour-of-week heatmap: each cell is the peak
 // utilisation in that hour of the week, averaged over the last four weeks
 // that have data. The label_replace tags each week apart so that "or" keeps
 // them all and avg folds them together.
@@ -155,20 +357,20 @@ func capacityWeekRow(b *dashboard.DashboardBuilder) {
 		if w > 0 {
 			offset = fmt.Sprintf(" offset %dw", w)
 		}
-		weeks = append(weeks, fmt.Sprintf(`label_replace(avg_over_time(%s[1h]%s), "weeks_ago", "%d", "", "")`,
-			rule(ruleUtilisation), offset, w))
+		weeks = append(weeks, fmt.Sprintf(`label_replace(max_over_time(%[1]s[1h]%[3]s) / on (%[4]s) (max_over_time(%[2]s[1h]%[3]s) > 0), "weeks_ago", "%[5]d", "", "")`,
+			rule(ruleTypeInUse1h), rule(ruleTypeIssued1h), offset, byType, w))
 	}
-	expr := fmt.Sprintf("avg by (source, product, edition) (%s)", strings.Join(weeks, " or "))
+	expr := fmt.Sprintf("avg by (%s) (%s)", byType, strings.Join(weeks, " or "))
 	b.WithRow(dashboard.NewRowBuilder("Hour of week")).
 		WithPanel(heatmap.NewPanelBuilder().
-			Title("Utilisation by hour of week").
-			Description("Mean utilisation per hour of the week, averaged over the last four weeks. Rows are products and editions.").
+			Title("Peak utilisation by hour of week").
+			Description("Per hour of the week (UTC, shown in the browser's time zone), the hour's peak seats in use over seats issued, averaged over the last four weeks. Rows are products, editions and license types.").
 			Span(24).
 			Height(9).
 			TimeFrom("7d").
 			Interval("1h").
 			MaxDataPoints(168).
-			WithTarget(series("A", expr, "{{product}} {{edition}}")).
+			WithTarget(series("A", expr, "{{product}} {{edition}} {{license_type}}")).
 			Calculate(false).
 			Color(heatmap.NewHeatmapColorOptionsBuilder().
 				Mode(heatmap.HeatmapColorModeScheme).
@@ -184,113 +386,28 @@ func capacityWeekRow(b *dashboard.DashboardBuilder) {
 			Tooltip(heatmap.NewHeatmapTooltipBuilder().Mode(common.TooltipDisplayModeSingle).YHistogram(false).ShowColorScale(true)))
 }
 
-// capacityForecastRow fits a line through the daily peaks over $window and
-// tells when it reaches the seats issued.
-func capacityForecastRow(b *dashboard.DashboardBuilder) {
-	peaks := fmt.Sprintf("%s[$window]", rule(ruleDailyPeak))
-	trendNow := fmt.Sprintf("predict_linear(%s, 0)", peaks)
-	issued := rule(ruleIssued)
-	// Rising: days until the line meets issued (0 once past it). Flat or
-	// falling: 0 if already at or over issued, else NaN ("not rising").
-	daysLeft := fmt.Sprintf(`
-		clamp_min((%[1]s - %[2]s) / (deriv(%[3]s) > 0), 0) / 86400
-		or (%[2]s >= %[1]s) * 0
-		or %[1]s * 0 + NaN`, issued, trendNow, peaks)
-	b.WithRow(dashboard.NewRowBuilder("Forecast")).
-		WithPanel(joinedTable("When the daily peak reaches capacity",
-			"A straight line fitted through the daily peaks over $window: its slope, where it will be in 90 days, and how many days until it reaches the seats issued.",
-			24, 8,
-			[]*tablePromQuery{
-				tq("A", issued),
-				tq("B", rule(ruleDailyPeak)),
-				tq("C", fmt.Sprintf("deriv(%s) * 86400", peaks)),
-				tq("D", fmt.Sprintf("predict_linear(%s, 90 * 86400)", peaks)),
-				tq("E", daysLeft),
-			},
-			label("source"), label("product"), label("edition"),
-			value("A", "issued"), value("B", "daily peak"), value("C", "trend per day"),
-			value("D", "projected peak in 90 days"), value("E", "days until full")).
-			OverrideByName("days until full", []dashboard.DynamicConfigValue{
-				prop("mappings", []dashboard.ValueMapping{specialText(dashboard.SpecialValueMatchNaN, "not rising")}),
-				prop("decimals", 0),
-				prop("custom.cellOptions", map[string]any{"type": "color-text"}),
-				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
-					map[string]any{"value": nil, "color": "red"},
-					map[string]any{"value": 30, "color": "orange"},
-					map[string]any{"value": 90, "color": "green"},
-				}}),
-			}).
-			OverrideByName("trend per day", []dashboard.DynamicConfigValue{prop("decimals", 2)}))
-}
-
-// capacityRenewalRow: what to buy (issued next to the peak and the 99th
-// percentile) and when each license expires.
-func capacityRenewalRow(b *dashboard.DashboardBuilder) {
-	peak := fmt.Sprintf("max_over_time(%s[$window])", rule(ruleInUse))
-	p99 := fmt.Sprintf("ceil(quantile_over_time(0.99, %s[$window]))", rule(ruleInUse))
-	issued := rule(ruleIssued)
-	short := []dashboard.DynamicConfigValue{
-		prop("custom.cellOptions", map[string]any{"type": "color-text"}),
-		prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
-			map[string]any{"value": nil, "color": "green"},
-			map[string]any{"value": 1, "color": "red"},
-		}}),
-	}
-	b.WithRow(dashboard.NewRowBuilder("Renewal")).
-		WithPanel(joinedTable("Seats needed at renewal (over $window)",
-			"Seats issued next to the observed peak and the 99th percentile (rounded up). A positive difference is seats short; a negative one is seats to spare.",
-			14, 9,
-			[]*tablePromQuery{
-				tq("A", issued),
-				tq("B", peak),
-				tq("C", p99),
-				tq("D", fmt.Sprintf("%s - %s", peak, issued)),
-				tq("E", fmt.Sprintf("%s - %s", p99, issued)),
-			},
-			label("source"), label("product"), label("edition"),
-			value("A", "issued"), value("B", "peak"), value("C", "99th percentile"),
-			value("D", "peak − issued"), value("E", "p99 − issued")).
-			OverrideByName("peak − issued", short).
-			OverrideByName("p99 − issued", short)).
-		WithPanel(joinedTable("Days left until expiry",
-			"Per license; perpetual licenses are not listed.",
-			10, 9,
-			[]*tablePromQuery{
-				tq("A", fmt.Sprintf("(license_expiry_timestamp_seconds{%s} - time()) / 86400", sel)),
-				// Only licenses that expire, like query A.
-				tq("B", fmt.Sprintf("license_seats_issued{%[1]s} and license_expiry_timestamp_seconds{%[1]s}", sel)),
-			},
-			label("license_id"), label("product"), label("edition"), label("license_type"),
-			value("B", "seats"), value("A", "days left")).
-			SortBy([]cog.Builder[common.TableSortByFieldState]{
-				common.NewTableSortByFieldStateBuilder().DisplayName("days left"),
-			}).
-			OverrideByName("days left", []dashboard.DynamicConfigValue{
-				prop("decimals", 0),
-				prop("custom.cellOptions", map[string]any{"type": "color-background"}),
-				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
-					map[string]any{"value": nil, "color": "red"},
-					map[string]any{"value": 30, "color": "orange"},
-					map[string]any{"value": 90, "color": "green"},
-				}}),
-			}))
-}
-
-// capacityUsersRow ranks users by seat-hours: seats held, sampled each
-// minute over $window.
+// capacityUsersRow ranks users by seat-hours, from the daily rule: at most
+// one sample per user, edition and UTC day.
 func capacityUsersRow(b *dashboard.DashboardBuilder) {
-	expr := fmt.Sprintf("topk(10, sum_over_time(sum by (user) (license_user_sessions{%s})[$window:1m]) / 60)", sel)
+	expr := fmt.Sprintf("topk(10, sum by (user) (sum_over_time(%s[$window])))", rule(ruleUserSeatHours1d))
 	b.WithRow(dashboard.NewRowBuilder("Users")).
-		WithPanel(bargauge.NewPanelBuilder().
-			Title("Top users by seat-hours over $window").
-			Description("Seat-hours per user. Empty when the exporter runs with users: false.").
-			Span(24).
-			Height(9).
-			WithTarget(latest("A", expr, "{{user}}")).
-			Unit("suffix: seat-h").
-			Decimals(0).
-			Orientation(common.VizOrientationHorizontal).
-			DisplayMode(common.BarGaugeDisplayModeBasic).
-			ColorScheme(colorBy(dashboard.FieldColorModeIdContinuousBlues)).
-			ReduceOptions(lastValue()))
+		WithPanel(barsTop("Top users by seat-hours over $window",
+			"Seat-hours per user over the complete UTC days of the window, every product and edition selected. Empty when the exporter runs with users: false.",
+			expr))
+}
+
+// barsTop is a ranking as horizontal bars.
+func barsTop(title, description, expr string) *bargauge.PanelBuilder {
+	return bargauge.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Span(24).
+		Height(9).
+		WithTarget(latest("A", expr, "{{user}}")).
+		Unit("suffix: seat-h").
+		Decimals(0).
+		Orientation(common.VizOrientationHorizontal).
+		DisplayMode(common.BarGaugeDisplayModeBasic).
+		ColorScheme(colorBy(dashboard.FieldColorModeIdContinuousBlues)).
+		ReduceOptions(lastValue())
 }

@@ -210,13 +210,23 @@ func toFloat(v any) float64 {
 	panic(fmt.Sprintf("threshold value %v is not a number", v))
 }
 
-// utilisationThresholds colours a share of capacity: green, then orange at
-// 80 %, red at 95 %. Percentage mode measures against the field's min and max.
+// The thresholds of alerts/alerts.yml that panels colour by; a test reads
+// them from the rules, so the two cannot drift apart.
+const (
+	alertSaturationHigh = 0.9     // LicenseSaturationHigh: utilisation >= 0.9
+	alertExhausted      = 1.0     // LicenseSeatsExhausted: in use >= issued
+	alertDataStale      = 30 * 60 // LicenseDataStale: seconds without a good poll
+)
+
+// utilisationThresholds colours a share of capacity as the alerts judge it:
+// green, orange from LicenseSaturationHigh's 90 %, red when full
+// (LicenseSeatsExhausted). Percentage mode measures against the field's min
+// and max.
 func utilisationThresholds(mode dashboard.ThresholdsMode) *dashboard.ThresholdsConfigBuilder {
 	if mode == dashboard.ThresholdsModePercentage {
-		return thresholds(mode, "green", 80, "orange", 95, "red")
+		return thresholds(mode, "green", alertSaturationHigh*100, "orange", alertExhausted*100, "red")
 	}
-	return thresholds(mode, "green", 0.8, "orange", 0.95, "red")
+	return thresholds(mode, "green", alertSaturationHigh, "orange", alertExhausted, "red")
 }
 
 // tooltip lists every series under the cursor, largest first.

@@ -7,12 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/prometheus/model/rulefmt"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
@@ -133,7 +141,7 @@ func assignments() []map[string]string {
 	var out []map[string]string
 	for _, w := range []string{"7d", "30d", "90d", "180d", "365d"} {
 		for _, b := range base {
-			v := map[string]string{"window": w, "sidecar_url": DefaultSidecarURL}
+			v := map[string]string{"window": w, "horizon": HorizonDefault, "sidecar_url": DefaultSidecarURL}
 			for k, x := range b {
 				v[k] = x
 			}
@@ -189,14 +197,21 @@ func TestQueriesParse(t *testing.T) {
 	t.Logf("%d substituted queries parsed", n)
 }
 
+// capacityRules are the rules the capacity dashboard reads.
+var capacityRules = []string{
+	ruleTypeIssued1h, ruleTypeInUse1h, ruleTypeExpiry1h, ruleTypePeak1d, ruleTypePeakWeekdays,
+	ruleTypePeak1w, ruleTypeExhausted1d, ruleTypeHigh1d, ruleTypeDenials1d, ruleTypeDeniedDays,
+	ruleUserSeatHours1d,
+}
+
 func TestKnownMetricsOnly(t *testing.T) {
 	known := recordingRules(t)
-	for _, name := range []string{ruleIssued, ruleInUse, ruleUtilisation, ruleDailyPeak} {
+	for _, name := range append([]string{ruleIssued, ruleInUse, ruleUtilisation, ruleDailyPeak}, capacityRules...) {
 		if !known[name] {
-			t.Errorf("recording rule %s, used by the capacity dashboard, is not in alerts/", name)
+			t.Errorf("recording rule %s, used by the dashboards, is not in alerts/", name)
 		}
 	}
-	for _, m := range append(slices.Clone(contractMetrics), sidecarMetric) {
+	for _, m := range slices.Concat(contractMetrics, sidecarMetrics, prometheusMetrics, slices.Collect(maps.Keys(pendingMetrics))) {
 		known[m] = true
 	}
 	used := map[string]bool{}
@@ -286,7 +301,7 @@ func committedByUID(t *testing.T, uid string) committed {
 func TestVariables(t *testing.T) {
 	for uid, want := range map[string][]string{
 		"license-monitor":  {"datasource", "source", "product", "sidecar_url"},
-		"license-capacity": {"datasource", "source", "product", "window"},
+		"license-capacity": {"datasource", "source", "product", "window", "horizon"},
 		"license-exporter": {"datasource", "source"},
 	} {
 		c := committedByUID(t, uid)
@@ -418,9 +433,15 @@ func groupingLabels(t *testing.T, expr string) []string {
 
 func sessionsTable(t *testing.T) (map[string]any, []panelQuery) {
 	t.Helper()
-	c := committedByUID(t, "license-monitor")
+	return panelByTitle(t, "license-monitor", "Sessions")
+}
+
+// panelByTitle returns a dashboard's panel and its queries.
+func panelByTitle(t *testing.T, uid, title string) (map[string]any, []panelQuery) {
+	t.Helper()
+	c := committedByUID(t, uid)
 	for _, p := range panels(c.JSON) {
-		if p["type"] == "table" {
+		if p["title"] == title {
 			var qs []panelQuery
 			for _, q := range queriesOf(c) {
 				if q.Panel == p["title"] {
@@ -430,12 +451,12 @@ func sessionsTable(t *testing.T) (map[string]any, []panelQuery) {
 			return p, qs
 		}
 	}
-	t.Fatal("the monitor dashboard has no table")
+	t.Fatalf("%s has no panel %q", uid, title)
 	return nil, nil
 }
 
 // wantSessionColumns is the issue's column list for "who holds what".
-var wantSessionColumns = []string{"user", "product", "edition", "host", "since", "sessions", "checked out"}
+var wantSessionColumns = []string{"source", "user", "product", "edition", "license type", "host", "since", "sessions", "checked out"}
 
 func TestMonitorSessionsTable(t *testing.T) {
 	p, qs := sessionsTable(t)
@@ -477,10 +498,167 @@ func TestMonitorSidecarLink(t *testing.T) {
 		t.Fatalf("want one data link on every cell, got %v", links)
 	}
 	url := str(links[0].(map[string]any), "url")
-	// Grafana fills __data.fields.user from the row; the rest from variables.
-	got, err := substitute(url, map[string]string{"sidecar_url": "http://sidecar:9849", "__data": "jdoe%40acme.example"})
-	if err != nil || got != "http://sidecar:9849/?user=jdoe%40acme.example" {
-		t.Errorf("link %q expands to %q (%v)", url, got, err)
+	// Grafana fills __data.fields.* from the row, percent-encoded; the rest
+	// from variables.
+	row := map[string]string{"user": "jdoe@acme.example", "product": "ETABS", "host": "ws 7"}
+	got := regexp.MustCompile(`\$\{__data\.fields\.(\w+):percentencode\}`).ReplaceAllStringFunc(url, func(m string) string {
+		field := strings.TrimSuffix(strings.TrimPrefix(m, "${__data.fields."), ":percentencode}")
+		return neturl.QueryEscape(row[field])
+	})
+	got, err := substitute(got, map[string]string{"sidecar_url": "http://sidecar:9849"})
+	want := "http://sidecar:9849/?user=jdoe%40acme.example&product=ETABS&host=ws+7"
+	if err != nil || got != want {
+		t.Errorf("link %q expands to %q (%v), want %q", url, got, err, want)
+	}
+}
+
+// TestCapacityReadsHourlyAndDailyRulesOnly: every series the capacity
+// dashboard reads, variables included, is a recording rule of a group with
+// a fixed interval of an hour or more. So the dashboard works on the
+// long-term Prometheus of deploy/README.md, which keeps only recorded
+// series, and a year of it reads at most 8,760 samples per series.
+func TestCapacityReadsHourlyAndDailyRulesOnly(t *testing.T) {
+	intervals := recordingRuleIntervals(t)
+	c := committedByUID(t, "license-capacity")
+	check := func(where, expr string) {
+		s, err := substitute(expr, assignments()[0])
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		e, err := promParser.ParseExpr(s)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		for _, name := range metricNames(e) {
+			iv, ok := intervals[name]
+			switch {
+			case !ok:
+				t.Errorf("%s reads %q, which is not a recording rule", where, name)
+			case time.Duration(iv) < time.Hour:
+				t.Errorf("%s reads %q, recorded every %v; want an hourly or daily rule", where, name, iv)
+			}
+		}
+	}
+	for _, q := range queriesOf(c) {
+		check(q.String(), q.Expr)
+	}
+	for _, v := range variablesOf(c) {
+		if v.Type == "query" {
+			sel, _, err := variablePromQL(v.Query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("variable "+v.Name, sel)
+		}
+	}
+}
+
+// ruleExprs maps each alert and recording rule of alerts/*.yml to its
+// expressions.
+func ruleExprs(t *testing.T) map[string][]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, "alerts", "*.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, f := range files {
+		groups, errs := rulefmt.ParseFile(f, false, model.UTF8Validation, promParser, promslog.NewNopLogger())
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", f, errs)
+		}
+		for _, g := range groups.Groups {
+			for _, r := range g.Rules {
+				out[r.Alert+r.Record] = append(out[r.Alert+r.Record], r.Expr)
+			}
+		}
+	}
+	return out
+}
+
+// stepValues lists a threshold config's step values (nil for the base).
+func stepValues(t *testing.T, p map[string]any) []any {
+	t.Helper()
+	th, _ := p["fieldConfig"].(map[string]any)["defaults"].(map[string]any)["thresholds"].(map[string]any)
+	steps, _ := th["steps"].([]any)
+	var out []any
+	for _, s := range steps {
+		out = append(out, s.(map[string]any)["value"])
+	}
+	return out
+}
+
+// TestThresholdsAgreeWithAlerts: the panels colour by the thresholds the
+// alerts fire at, read from alerts/, so a change to one shows in the other.
+func TestThresholdsAgreeWithAlerts(t *testing.T) {
+	rules := ruleExprs(t)
+	mustContain := func(rule, text string) {
+		for _, e := range rules[rule] {
+			if strings.Contains(e, text) {
+				return
+			}
+		}
+		t.Errorf("%s no longer contains %q (%v): update the dashboards' thresholds (common.go) with it", rule, text, rules[rule])
+	}
+	mustContain("LicenseSaturationHigh", fmt.Sprintf(">= %v", alertSaturationHigh))
+	mustContain("LicenseDataStale", "> 30 * 60")
+	mustContain("source_product_edition_license_type:license_seats_saturation_high:bool", fmt.Sprintf(">= bool %v", alertSaturationHigh))
+	mustContain("LicenseSeatsExhausted", ">= on (source, product, edition)")
+	if alertDataStale != 30*60 {
+		t.Errorf("alertDataStale is %v, LicenseDataStale fires at 30 * 60", alertDataStale)
+	}
+	for _, c := range []struct{ uid, title string }{
+		{"license-monitor", "$product"},
+		{"license-monitor", "Utilisation by product and edition"},
+		{"license-monitor", "Utilisation"},
+	} {
+		p, _ := panelByTitle(t, c.uid, c.title)
+		got := fmt.Sprint(stepValues(t, p))
+		want := fmt.Sprint([]any{nil, alertSaturationHigh, alertExhausted})
+		if th := p["fieldConfig"].(map[string]any)["defaults"].(map[string]any)["thresholds"].(map[string]any); th["mode"] == "percentage" {
+			want = fmt.Sprint([]any{nil, alertSaturationHigh * 100, alertExhausted * 100})
+		}
+		if got != want {
+			t.Errorf("%s / %q: threshold steps %s, want %s (LicenseSaturationHigh, LicenseSeatsExhausted)", c.uid, c.title, got, want)
+		}
+	}
+	for _, uid := range []string{"license-monitor", "license-exporter"} {
+		p, _ := panelByTitle(t, uid, "Data age")
+		if steps := stepValues(t, p); len(steps) == 0 || steps[len(steps)-1] != float64(alertDataStale) {
+			t.Errorf("%s / Data age: red from %v, want LicenseDataStale's %d s", uid, steps, alertDataStale)
+		}
+	}
+}
+
+// TestCountBarsUseInterval: a bar of a count is the increase over its own
+// interval, $__interval, so adjacent bars never count one event twice (a
+// window wider than the step, such as $__rate_interval, would).
+func TestCountBarsUseInterval(t *testing.T) {
+	n := 0
+	for _, c := range loadCommitted(t) {
+		for _, p := range panels(c.JSON) {
+			custom, _ := p["fieldConfig"].(map[string]any)["defaults"].(map[string]any)["custom"].(map[string]any)
+			if custom["drawStyle"] != "bars" {
+				continue
+			}
+			targets, _ := p["targets"].([]any)
+			for _, tg := range targets {
+				expr := str(tg.(map[string]any), "expr")
+				if !strings.Contains(expr, "increase(") {
+					continue
+				}
+				n++
+				if !strings.Contains(expr, "[$__interval])") || strings.Contains(expr, "$__rate_interval") {
+					t.Errorf("%s / %q: bars of %s; want increase(...[$__interval])", c.File, p["title"], expr)
+				}
+				if str(p, "interval") == "" {
+					t.Errorf("%s / %q: no minimum interval, so a short $__interval could hold under two scrapes", c.File, p["title"])
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no bar chart of counts found; the test looks at nothing")
 	}
 }
 

@@ -5,16 +5,19 @@ package dashboards
 import (
 	"fmt"
 
+	"github.com/grafana/grafana-foundation-sdk/go/bargauge"
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/gauge"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
-// SidecarLink opens the sidecar's monitor page filtered to the row's user,
-// where that user's sessions can be terminated.
-const SidecarLink = "${sidecar_url}/?user=${__data.fields.user:percentencode}"
+// SidecarLink opens the sidecar's monitor page for the row's user, where
+// that user's sessions can be terminated. It carries the row's product and
+// host too; the sidecar filters on user (docs/sidecar.md).
+const SidecarLink = "${sidecar_url}/?user=${__data.fields.user:percentencode}&product=${__data.fields.product:percentencode}&host=${__data.fields.host:percentencode}"
 
 // Monitor is the live snapshot, as in CSI's License Monitor: gauges per
 // product at the top, totals, then who holds what.
@@ -29,6 +32,8 @@ func Monitor() (dashboard.Dashboard, error) {
 	monitorGaugesRow(b)
 	monitorTotalsRow(b)
 	monitorSessionsRow(b)
+	monitorLicensesRow(b)
+	monitorDenialsRow(b)
 	return b.Build()
 }
 
@@ -43,14 +48,16 @@ func sidecarURLVar() *dashboard.TextBoxVariableBuilder {
 		})
 }
 
-// monitorGaugesRow repeats one gauge per product. The gauge shows seats in
-// use; the issued seats (query B) become its maximum, so the colour, in
-// percentage mode, is the utilisation.
+// monitorGaugesRow repeats one gauge per product, as CSI shows them. The
+// gauge shows seats in use; the issued seats (query B) become its maximum,
+// so the colour, in percentage mode, is the utilisation. A product's gauge
+// adds its editions together, so a bar per edition follows: the edition
+// that runs out is the one the alerts fire for.
 func monitorGaugesRow(b *dashboard.DashboardBuilder) {
 	b.WithRow(dashboard.NewRowBuilder("Seats in use by product")).
 		WithPanel(gauge.NewPanelBuilder().
 			Title("$product").
-			Description("Seats in use out of seats issued. Green below 80 %, orange to 95 %, red above.").
+			Description("Seats in use out of seats issued, every edition of the product added together, as CSI shows it. Orange from 90 % (LicenseSaturationHigh), red when full (LicenseSeatsExhausted); the bars below show each edition.").
 			Repeat("product").
 			RepeatDirection(dashboard.PanelRepeatDirectionH).
 			MaxPerRow(6).
@@ -70,24 +77,45 @@ func monitorGaugesRow(b *dashboard.DashboardBuilder) {
 			ReduceOptions(lastValue()).
 			Orientation(common.VizOrientationAuto).
 			ShowThresholdMarkers(true).
-			ShowThresholdLabels(false))
+			ShowThresholdLabels(false)).
+		WithPanel(bargauge.NewPanelBuilder().
+			Title("Utilisation by product and edition").
+			Description("Seats in use over seats issued per product and edition, across the edition's license pools: the figure LicenseSaturationHigh (orange, 90 %) and LicenseSeatsExhausted (red, 100 %) fire on.").
+			Span(24).
+			Height(8).
+			WithTarget(latest("A", fmt.Sprintf(`sum by (source, product, edition) (license_seats_in_use{%[1]s})
+				/ sum by (source, product, edition) (license_seats_issued{%[1]s} > 0)`, sel), "{{product}} {{edition}} ({{source}})")).
+			Unit("percentunit").
+			Decimals(0).
+			Min(0).
+			Max(1).
+			Thresholds(utilisationThresholds(dashboard.ThresholdsModeAbsolute)).
+			ColorScheme(colorBy(dashboard.FieldColorModeIdThresholds)).
+			Orientation(common.VizOrientationHorizontal).
+			DisplayMode(common.BarGaugeDisplayModeGradient).
+			ReduceOptions(lastValue()))
 }
 
-// monitorTotalsRow sums the selected sources and products.
+// monitorTotalsRow sums the selected sources and products, and says
+// whether the data is fresh.
 func monitorTotalsRow(b *dashboard.DashboardBuilder) {
 	issued := fmt.Sprintf(`sum(license_seats_issued{%s})`, sel)
 	inUse := fmt.Sprintf(`sum(license_seats_in_use{%s})`, sel)
+	// Clamped per edition before the sum: an overdrawn edition frees no
+	// seat of another.
+	available := fmt.Sprintf(`sum(clamp_min(
+		sum by (source, product, edition) (license_seats_issued{%[1]s})
+		- sum by (source, product, edition) (license_seats_in_use{%[1]s}), 0))`, sel)
 	b.WithRow(dashboard.NewRowBuilder("Totals")).
 		WithPanel(total("Issued", "Seats bought.", issued, "blue")).
 		WithPanel(total("In use", "Seats in use now.", inUse, "purple")).
-		WithPanel(total("Available", "Seats free now (0 when overdrawn).",
-			fmt.Sprintf(`clamp_min(%s - %s, 0)`, issued, inUse), "green")).
+		WithPanel(total("Available", "Seats free now, counted per edition (an overdrawn edition counts 0, not less).", available, "green")).
 		WithPanel(total("Checked out", "Seats checked out for offline use; no one else can use them.",
 			fmt.Sprintf(`sum(license_seats_checked_out{%s})`, sel), "orange")).
 		WithPanel(stat.NewPanelBuilder().
 			Title("Utilisation").
-			Description("Seats in use over seats issued.").
-			Span(4).
+			Description("Seats in use over seats issued, all selected products together; the bars above show each edition.").
+			Span(6).
 			Height(4).
 			WithTarget(series("A", fmt.Sprintf(`%s / %s`, inUse, issued), "utilisation")).
 			Unit("percentunit").
@@ -97,7 +125,9 @@ func monitorTotalsRow(b *dashboard.DashboardBuilder) {
 			ColorMode(common.BigValueColorModeBackground).
 			GraphMode(common.BigValueGraphModeArea).
 			Orientation(common.VizOrientationAuto).
-			ReduceOptions(lastValue()))
+			ReduceOptions(lastValue())).
+		WithPanel(upStat("Last poll", 3, 4)).
+		WithPanel(dataAgeStat("Data age", 3, 4))
 }
 
 // total is a stat of a seat count, with its trend over the dashboard's range.
@@ -105,7 +135,7 @@ func total(title, description, expr, color string) *stat.PanelBuilder {
 	return stat.NewPanelBuilder().
 		Title(title).
 		Description(description).
-		Span(5).
+		Span(3).
 		Height(4).
 		WithTarget(series("A", expr, title)).
 		Unit("none").
@@ -120,10 +150,10 @@ func total(title, description, expr, color string) *stat.PanelBuilder {
 // monitorSessionsRow is the table of who holds what, one row per user,
 // product, edition and host. Every row links to the sidecar's monitor page.
 func monitorSessionsRow(b *dashboard.DashboardBuilder) {
-	by := "user, product, edition, host"
+	by := "source, user, product, edition, license_type, host"
 	b.WithRow(dashboard.NewRowBuilder("Who holds what")).
 		WithPanel(joinedTable("Sessions",
-			"Who holds which license. \"since\" is the start of the oldest session. Click a row to open the sidecar's monitor page for that user, where sessions can be terminated.",
+			"Who holds which license. \"since\" is the start of the oldest session. Click a row to open the sidecar's monitor page for that user (with the row's product and host), where sessions can be terminated.",
 			24, 14,
 			[]*tablePromQuery{
 				tq("A", fmt.Sprintf(`sum by (%s) (license_user_sessions{%s})`, by, sel)),
@@ -131,7 +161,7 @@ func monitorSessionsRow(b *dashboard.DashboardBuilder) {
 				// Milliseconds, the unit Grafana's date formats expect.
 				tq("C", fmt.Sprintf(`min by (%s) (license_user_session_start_timestamp_seconds{%s}) * 1000`, by, sel)),
 			},
-			label("user"), label("product"), label("edition"), label("host"),
+			label("source"), label("user"), label("product"), label("edition"), column{"license_type", "license type"}, label("host"),
 			value("C", "since"), value("A", "sessions"), value("B", "checked out")).
 			DataLinks([]cog.Builder[dashboard.DashboardLink]{
 				dashboard.NewDashboardLinkBuilder("Open ${__data.fields.user} in the sidecar monitor").
@@ -150,4 +180,57 @@ func monitorSessionsRow(b *dashboard.DashboardBuilder) {
 					map[string]any{"value": 1, "color": "orange"},
 				}}),
 			}))
+}
+
+// licenseLabels are the labels of a license's series.
+const licenseLabels = "source, license_id, product, edition, license_type"
+
+// monitorLicensesRow lists every license: what it is, its seats and when
+// it expires.
+func monitorLicensesRow(b *dashboard.DashboardBuilder) {
+	perLicense := func(expr string) string { return fmt.Sprintf("sum by (%s) (%s)", licenseLabels, expr) }
+	b.WithRow(dashboard.NewRowBuilder("Licenses")).
+		WithPanel(joinedTable("Licenses",
+			"Every license: its type, edition and major version, its seats and when it expires (perpetual licenses have no date). free is issued − in use, 0 when overdrawn.",
+			24, 10,
+			[]*tablePromQuery{
+				tq("A", perLicense(fmt.Sprintf("license_seats_issued{%s}", sel))),
+				tq("B", perLicense(fmt.Sprintf("license_seats_in_use{%s}", sel))),
+				tq("C", perLicense(fmt.Sprintf("license_seats_checked_out{%s}", sel))),
+				tq("D", perLicense(fmt.Sprintf("clamp_min(license_seats_issued{%[1]s} - license_seats_in_use{%[1]s}, 0)", sel))),
+				// Milliseconds, the unit Grafana's date formats expect.
+				tq("E", perLicense(fmt.Sprintf("license_expiry_timestamp_seconds{%s} * 1000", sel))),
+				tq("F", fmt.Sprintf("max by (%s, version) (license_info{%s})", licenseLabels, sel)),
+			},
+			label("license_id"), label("product"), column{"license_type", "license type"}, label("edition"), label("version"),
+			value("A", "issued"), value("B", "in use"), value("C", "checked out"), value("D", "free"), value("E", "expires"), label("source")).
+			OverrideByName("expires", []dashboard.DynamicConfigValue{prop("unit", "dateTimeAsIso")}).
+			OverrideByName("free", []dashboard.DynamicConfigValue{
+				prop("custom.cellOptions", map[string]any{"type": "color-text"}),
+				prop("thresholds", map[string]any{"mode": "absolute", "steps": []any{
+					map[string]any{"value": nil, "color": "red"},
+					map[string]any{"value": 1, "color": "text"},
+				}}),
+			}))
+}
+
+// monitorDenialsRow shows users refused a seat, by reason. Each bar is the
+// increase over its own interval, so no denial is counted in two bars.
+func monitorDenialsRow(b *dashboard.DashboardBuilder) {
+	b.WithRow(dashboard.NewRowBuilder("Denials")).
+		WithPanel(timeseries.NewPanelBuilder().
+			Title("Denials by reason").
+			Description("Requests for a seat that upstream refused, per interval, by product, edition, license type and reason: no_seat_available (every seat taken), not_in_license_group, other.").
+			Span(24).
+			Height(8).
+			Interval("1m").
+			WithTarget(series("A", fmt.Sprintf("sum by (source, product, edition, license_type, reason) (increase(license_denials_total{%s}[$__interval]))", sel),
+				"{{product}} {{edition}} {{license_type}} {{reason}}")).
+			Unit("none").
+			Decimals(0).
+			Min(0).
+			DrawStyle(common.GraphDrawStyleBars).
+			FillOpacity(80).
+			Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).
+			Tooltip(tooltip()))
 }
