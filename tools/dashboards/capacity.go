@@ -144,8 +144,11 @@ func rule(name string) string { return fmt.Sprintf("%s{%s}", name, sel) }
 func ruleWith(name, matcher string) string { return fmt.Sprintf("%s{%s, %s}", name, sel, matcher) }
 
 // currentIssued is the seats issued now: the last hourly sample (up to an
-// hour old, so the range is two).
-func currentIssued() string { return fmt.Sprintf("last_over_time(%s[2h])", rule(ruleTypeIssued1h)) }
+// hour old, so the range is two). The max by drops the metric name, which
+// last_over_time keeps, so the table joins it with the other columns.
+func currentIssued() string {
+	return fmt.Sprintf("max by (%s) (last_over_time(%s[2h]))", byType, rule(ruleTypeIssued1h))
+}
 
 // p95WeekdayPeak is the 95th percentile of the daily peaks of weekdays:
 // the seats a working day needed, on all but one working day in twenty.
@@ -303,7 +306,7 @@ func capacityForecastRow(b *dashboard.DashboardBuilder) {
 			24, 8,
 			[]*tablePromQuery{
 				tq("A", issued),
-				tq("B", fmt.Sprintf("last_over_time(%s[1w])", rule(ruleTypePeakWeekdays))),
+				tq("B", fmt.Sprintf("max by (%s) (last_over_time(%s[1w]))", byType, rule(ruleTypePeakWeekdays))),
 				tq("C", fmt.Sprintf("deriv(%s) * 86400", peaks)),
 				tq("D", fmt.Sprintf("predict_linear(%s, $horizon)", peaks)),
 				tq("E", daysLeft),

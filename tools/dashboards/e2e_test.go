@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +22,13 @@ import (
 // allowedEmpty lists panel queries that may return no data against the
 // end-to-end stack, keyed "uid / panel title / refId", with the reason.
 // Keep it short: every entry is a panel a user could open and see empty.
-var allowedEmpty = map[string]string{}
+// Entries whose reason is a pending metric (queries_test.go) must go once
+// the exporter serves it; the test says so.
+var allowedEmpty = map[string]string{
+	"license-monitor / Denials by reason / A":             pendingDenials,
+	"license-capacity / Seats to renew, over $window / G": pendingDenials,
+	"license-capacity / Seats to renew, over $window / H": pendingDenials,
+}
 
 // allowedEmptyAtNight lists the panel queries that may return no data for
 // the night source with one product selected, with the reason. At a
@@ -59,10 +67,7 @@ func startStack(t *testing.T) *e2eStack {
 			strings.TrimPrefix(testenv.ExporterConfig("night", s.night.BaseURL, "poll_interval: 5s", "timeout: 4s"), "sources:\n"))
 	s.sidecar = startSidecar(t, s.sim.BaseURL)
 
-	rules, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "alerts", "*.yml"))
-	if err != nil || len(rules) == 0 {
-		t.Fatalf("no rule files in alerts/ (%v)", err)
-	}
+	rules := ruleCopies(t)
 	quoted := make([]string, len(rules))
 	for i, r := range rules {
 		quoted[i] = strconv.Quote(r)
@@ -80,6 +85,55 @@ scrape_configs:
     static_configs: [{targets: [%q]}]
 `, strings.Join(quoted, ", "), s.exporter.Addr, s.sidecar.Addr))
 	return s
+}
+
+// The rewrites of the rules' copies: the capacity groups run every second
+// instead of every minute and hour, and the daily, weekday and weekly rules
+// write at every evaluation instead of after 00:00 UTC, on weekdays and on
+// Mondays, so a test of a few minutes, on any day, sees every rule.
+var ruleRewrites = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?m)^(\s+interval: )1[mh]$`), "${1}1s"},
+	{regexp.MustCompile(`hour\(\) == 0`), "hour() >= 0"},
+	{regexp.MustCompile(`(day_of_week\(vector\(time\(\) - 3600\)\)) >= 1 <= 5`), "$1 >= 0 <= 6"},
+	{regexp.MustCompile(`day_of_week\(\) == 1`), "day_of_week() >= 0"},
+}
+
+// ruleCopies writes alerts/*.yml to a temporary directory, with
+// ruleRewrites applied, and returns their paths. Each rewrite must apply.
+func ruleCopies(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "alerts", "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule files in alerts/ (%v)", err)
+	}
+	dir := t.TempDir()
+	applied := make([]int, len(ruleRewrites))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for i, r := range ruleRewrites {
+			applied[i] += len(r.re.FindAllString(text, -1))
+			text = r.re.ReplaceAllString(text, r.with)
+		}
+		p := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	for i, n := range applied {
+		if n == 0 {
+			t.Fatalf("rewrite %s matched nothing in alerts/; update ruleRewrites", ruleRewrites[i].re)
+		}
+	}
+	return out
 }
 
 // startSidecar runs license_sidecar against the simulator, so that its
@@ -173,6 +227,8 @@ func (s *e2eStack) waitForData(t *testing.T) {
 		`license_up{source="night"} == 1`,
 		"license_user_sessions",
 		ruleIssued, ruleInUse, ruleUtilisation, ruleDailyPeak,
+		ruleTypeIssued1h, ruleTypeInUse1h, ruleTypeExpiry1h, ruleTypePeak1d, ruleTypePeakWeekdays,
+		ruleTypePeak1w, ruleTypeExhausted1d, ruleTypeHigh1d, ruleUserSeatHours1d,
 		sidecarMetric,
 	}
 	testenv.Eventually(t, 90*time.Second, 500*time.Millisecond, func() error {
@@ -243,6 +299,25 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 			t.Logf("the exporter also serves %s, which is not in the contract table", m)
 		}
 	}
+	// A pending metric that is now served moves to contractMetrics, and the
+	// empty panels excused for it must show data.
+	for m, reason := range pendingMetrics {
+		if !slices.Contains(served, m) {
+			t.Logf("%s is not served yet (%s)", m, reason)
+			continue
+		}
+		t.Errorf("the exporter serves %s: move it from pendingMetrics to contractMetrics (queries_test.go)", m)
+		for k, r := range allowedEmpty {
+			if r == reason {
+				t.Errorf("allowedEmpty[%q] excuses it with %q: remove the entry", k, r)
+			}
+		}
+	}
+	for _, m := range sidecarMetrics {
+		if got := metricNamesServed(t, s.sidecar); !slices.Contains(got, m) {
+			t.Errorf("sidecar serves %v, without %s", got, m)
+		}
+	}
 	if got := metricNamesServed(t, s.sidecar); !slices.Contains(got, sidecarMetric) {
 		t.Errorf("sidecar serves %v, without %s", got, sidecarMetric)
 	}
@@ -266,8 +341,8 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 			}
 		})[0]
 		checkEveryQuery(t, s, allowedEmpty, []map[string]string{
-			withVars("source", "demo", "product", ".*", "window", WindowDefault),
-			withVars("source", ".*", "product", one, "window", "7d"),
+			withVars("source", "demo", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault),
+			withVars("source", ".*", "product", one, "window", "7d", "horizon", "31536000"),
 		})
 	})
 	t.Run("every query at night", func(t *testing.T) {
@@ -279,11 +354,11 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 			night[k] = v
 		}
 		checkEveryQuery(t, s, allowedEmpty, []map[string]string{
-			withVars("source", "night", "product", ".*", "window", WindowDefault),
+			withVars("source", "night", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault),
 		})
 		for p := range products {
 			checkEveryQuery(t, s, night, []map[string]string{
-				withVars("source", "night", "product", p, "window", "7d"),
+				withVars("source", "night", "product", p, "window", "7d", "horizon", HorizonDefault),
 			})
 		}
 	})
@@ -414,9 +489,18 @@ func checkSessionsTable(t *testing.T, s *e2eStack) {
 		}
 		fields = append(fields, "Time", "Value #"+q.Ref)
 	}
-	slices.Sort(fields[:4])
-	if cols := tableColumns(t, p, fields); !slices.Equal(cols, wantSessionColumns) {
-		t.Errorf("with real data the columns are %q, want %q", cols, wantSessionColumns)
+	want := wantSessionColumns
+	if !slices.Contains(fields, "license_type") {
+		// The label comes with the denials branch (pendingDenials); until
+		// the exporter serves it the column is simply absent.
+		if _, pending := pendingMetrics["license_denials_total"]; !pending {
+			t.Errorf("license_user_sessions has no license_type label, though license_denials_total is in the contract")
+		}
+		t.Logf("license_user_sessions carries no license_type yet (%s): the column stays empty", pendingDenials)
+		want = slices.DeleteFunc(slices.Clone(want), func(c string) bool { return c == "license type" })
+	}
+	if cols := tableColumns(t, p, fields); !slices.Equal(cols, want) {
+		t.Errorf("with real data the columns are %q, want %q", cols, want)
 	}
 	// The simulator's pinned demo sessions are always there.
 	for _, u := range []string{"bob@acme.example", "carol@acme.example"} {
