@@ -559,3 +559,25 @@ func firstSample(r promResult) string {
 	}
 	return fmt.Sprintf("%v = %v", r.Result[0].Metric, r.Result[0].Value[1])
 }
+
+// TestAllowedEmptyNamesQueries: every excuse names a panel query that
+// exists, so a renamed panel cannot leave an entry that excuses nothing.
+func TestAllowedEmptyNamesQueries(t *testing.T) {
+	keys := map[string]bool{}
+	for _, c := range loadCommitted(t) {
+		uid, _ := c.JSON["uid"].(string)
+		for _, q := range queriesOf(c) {
+			keys[fmt.Sprintf("%s / %s / %s", uid, q.Panel, q.Ref)] = true
+		}
+	}
+	for _, m := range []map[string]string{allowedEmpty, allowedEmptyAtNight} {
+		for k, reason := range m {
+			if !keys[k] {
+				t.Errorf("%q (%s) names no panel query", k, reason)
+			}
+			if strings.TrimSpace(reason) == "" {
+				t.Errorf("%q has no reason", k)
+			}
+		}
+	}
+}
