@@ -77,10 +77,12 @@ func exporterStatusRow(b *dashboard.DashboardBuilder) {
 	b.WithRow(dashboard.NewRowBuilder("Status")).
 		WithPanel(stat.NewPanelBuilder().
 			Title("Targets").
-			Description("Prometheus's up for the exporter and the sidecar: DOWN when a scrape fails. A job with no target at all shows nothing here; LicenseExporterDown fires for that.").
+			Description("Prometheus's up for the exporter and the sidecar: DOWN when a scrape fails, and for the exporter also when its job has no target at all (as LicenseExporterDown).").
 			Span(6).
 			Height(5).
-			WithTarget(latest("A", "up{"+jobs+"}", "{{job}} {{instance}}")).
+			// absent() is 1 when the exporter's job has no target: minus 1
+			// makes it a DOWN row instead of no data.
+			WithTarget(latest("A", "up{"+jobs+`} or absent(up{job="license_exporter"}) - 1`, "{{job}} {{instance}}")).
 			Mappings([]dashboard.ValueMapping{valueText("1", "UP", "green", "0", "DOWN", "red")}).
 			ColorMode(common.BigValueColorModeBackground).
 			GraphMode(common.BigValueGraphModeNone).
