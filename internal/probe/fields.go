@@ -239,7 +239,7 @@ const maxSkipDepth = 1000
 // stopped being JSON, or nil when it is one JSON document.
 func (a *Analysis) Add(body []byte, t reflect.Type) *SyntaxStop {
 	a.Documents++
-	w := &walker{a: a, dec: json.NewDecoder(bytes.NewReader(body))}
+	w := &walker{a: a, dec: json.NewDecoder(bytes.NewReader(body)), body: body}
 	w.dec.UseNumber()
 	w.loc = []string{"$"}
 	tok, err := w.dec.Token()
@@ -259,9 +259,10 @@ func (a *Analysis) Add(body []byte, t reflect.Type) *SyntaxStop {
 }
 
 type walker struct {
-	a   *Analysis
-	dec *json.Decoder
-	loc []string // where the decoder is, with indices
+	a    *Analysis
+	dec  *json.Decoder
+	body []byte
+	loc  []string // where the decoder is, with indices
 }
 
 func (w *walker) stop(err error, size int64) *SyntaxStop {
@@ -269,7 +270,13 @@ func (w *walker) stop(err error, size int64) *SyntaxStop {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &syn):
+		// A Decoder's offsets are not always the byte's; encoding/json's
+		// whole-document check is, and it is what the client reports.
 		s.Offset = syn.Offset
+		var v any
+		if errors.As(json.Unmarshal(w.body, &v), &syn) {
+			s.Offset = syn.Offset
+		}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		s.Offset = size
 		s.Why = "the body ended before the JSON document did"
@@ -345,6 +352,7 @@ func (w *walker) object(n *node, path string) error {
 			if err := w.skip(vt); err != nil {
 				return err
 			}
+			w.loc = w.loc[:depth]
 			continue
 		}
 		i := indexOf(n.fields, f)
@@ -357,6 +365,7 @@ func (w *walker) object(n *node, path string) error {
 		if err := w.value(vt, f.node, path+"."+f.name); err != nil {
 			return err
 		}
+		w.loc = w.loc[:depth]
 	}
 	w.loc = w.loc[:depth]
 	if _, err := w.dec.Token(); err != nil { // '}'

@@ -152,9 +152,8 @@ func (p *prober) probe(ctx context.Context, sc *config.Source, src source.Source
 			ContentType: p.scrub.Text(d.ContentType), Bytes: len(d.Body),
 		})
 	}
-	if _, ok := src.(source.RawReader); !ok {
-		rep.Endpoints = append(rep.Endpoints, EndpointFindings{Endpoint: "raw documents: not offered by this source"})
-	}
+	_, raw := src.(source.RawReader)
+	rep.Unchecked = !raw
 	return rep
 }
 

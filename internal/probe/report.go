@@ -29,8 +29,11 @@ type Report struct {
 	Failure            *Failure
 	Users, Hosts       []string // only with --source.probe.show-users
 	ShowUsers          bool
-	DumpDir            string
-	DumpFiles          int
+	// Unchecked says the source offers no raw documents, so what it sent
+	// beyond what its decoder reads could not be looked at.
+	Unchecked bool
+	DumpDir   string
+	DumpFiles int
 }
 
 // Document is one document read.
@@ -163,7 +166,9 @@ func (r *Report) WriteText(out io.Writer) error {
 	}
 
 	w.printf("\nWhat was not understood\n")
-	if r.notUnderstood() == 0 {
+	if r.Unchecked {
+		w.printf("  not checked: this source does not offer its raw documents; only what its decoder reads was seen\n")
+	} else if r.notUnderstood() == 0 {
 		w.printf("  nothing: every field read is in the model, and no required field lacks or has the wrong type\n")
 	}
 	for _, e := range r.Endpoints {
