@@ -168,6 +168,8 @@ func (r *Report) WriteText(out io.Writer) error {
 	w.printf("\nWhat was not understood\n")
 	if r.Unchecked {
 		w.printf("  not checked: this source does not offer its raw documents; only what its decoder reads was seen\n")
+	} else if r.notUnderstood() == 0 && r.Failure != nil {
+		w.printf("  no field findings in the documents read; the failure is below\n")
 	} else if r.notUnderstood() == 0 {
 		w.printf("  nothing: every field read is in the model, and no required field lacks or has the wrong type\n")
 	}
@@ -214,7 +216,7 @@ func (r *Report) WriteText(out io.Writer) error {
 		w.err = orErr(w.err, tw.Flush())
 	}
 	if r.DumpDir != "" {
-		w.printf("\nWrote %d %s to %s (secrets removed", r.DumpFiles, plural(r.DumpFiles, "file", "files"), r.DumpDir)
+		w.printf("\nWrote %d %s and this report to %s (secrets removed", r.DumpFiles, plural(r.DumpFiles, "document", "documents"), r.DumpDir)
 		if !r.ShowUsers {
 			w.printf(", user names and hosts pseudonymised")
 		}
