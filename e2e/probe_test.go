@@ -542,3 +542,37 @@ func TestProbeDumpPseudonyms(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeUsage: bad flags, an unknown source and a used dump directory
+// exit 1 before upstream is read; --source.probe.show-users names people.
+func TestProbeUsage(t *testing.T) {
+	sim := testenv.StartSimulator(t, "--no-churn")
+	cfg := testenv.WriteFile(t, "license_exporter.yml", testenv.ExporterConfig("demo", sim.BaseURL))
+	used := t.TempDir()
+	os.WriteFile(filepath.Join(used, "old.json"), []byte("{}"), 0o600)
+	before := sim.Requests(t)["licenses"]
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--source.probe=nope"}, `no source named "nope"`},
+		{[]string{"--source.probe.dump=" + t.TempDir()}, "need --source.probe=NAME"},
+		{[]string{"--source.probe=demo", "--source.probe.dump=" + used}, "is not empty"},
+	} {
+		out, err := exec.Command(testenv.Binary(t, "license_exporter"), append([]string{"--config.file=" + cfg}, c.args...)...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: %v, want exit 1 with %q:\n%s", c.args, err, c.want, out)
+		}
+	}
+	if after := sim.Requests(t)["licenses"]; after != before {
+		t.Errorf("upstream was read %d times by refused probes", after-before)
+	}
+
+	r := runProbe(t, testenv.ExporterConfig("demo", sim.BaseURL), "--source.probe.show-users")
+	r.want(t, 0)
+	// The demo's pinned sessions (docs/simulator.md): bob on WS-BOB.
+	if !strings.Contains(r.out, "bob@acme.example") || !strings.Contains(r.out, "WS-BOB") {
+		t.Errorf("--source.probe.show-users does not list the users and hosts:\n%s", r.out)
+	}
+}

@@ -193,8 +193,8 @@ func TestWireTagsMatchModelDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	licenseRow := regexp.MustCompile("^\\| `(\\w+)` \\| (yes|no)")
-	sessionsLine := regexp.MustCompile("\\*\\*Required fields\\*\\*: (.*)\\.")
+	licenseRow := regexp.MustCompile("^[|] `(\\w+)` [|] (yes|no)")
+	sessionsLine := regexp.MustCompile(`[*][*]Required fields[*][*]: (.*)[.]`)
 	docLicense, docSession := map[string]bool{}, map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -202,7 +202,7 @@ func TestWireTagsMatchModelDoc(t *testing.T) {
 			docLicense[m[1]] = m[2] == "yes"
 		}
 		if m := sessionsLine.FindStringSubmatch(sc.Text()); m != nil {
-			for _, q := range regexp.MustCompile("`(\\w+)`").FindAllStringSubmatch(m[1], -1) {
+			for _, q := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(m[1], -1) {
 				docSession[q[1]] = true
 			}
 		}
