@@ -102,7 +102,8 @@ type RawReader interface {
 	// ReadRaw reads one snapshot exactly as a poll does, Licenses and
 	// then every page of EachSession with the same client, limits and
 	// validation, and hands visit each document as it came, before it is
-	// decoded, whatever its status. It returns what ReadAll would: the
+	// decoded, whatever its status, one at a time. It returns what
+	// ReadAll would: the
 	// snapshot, sessions included, or the poll's error. An error from
 	// visit ends the read and is returned as it is.
 	ReadRaw(ctx context.Context, visit func(d *RawDoc) error) (*Snapshot, error)
@@ -115,7 +116,8 @@ type RawDoc struct {
 	Status      int    // HTTP status; 0 when the source is not HTTP
 	ContentType string
 	// Body is the document as received, at most the source's size limit
-	// plus one byte; it is only valid during visit.
+	// plus one byte (an error answer: its first 64 KiB); it is only valid
+	// during visit.
 	Body []byte
 	// Wire is the Go type a body of the expected status decodes into
 	// with encoding/json, nil for other bodies (error answers). Its

@@ -86,7 +86,7 @@ func (s *Simulator) api(ep string, serve func(http.ResponseWriter, *http.Request
 		s.requests[idx].Add(1)
 		if !s.authorized(r) {
 			msg := "missing or invalid credentials"
-			if s.currentFault().applies(ep) && s.currentFault().Kind == FaultEchoCredentials {
+			if f := s.currentFault(); f.Kind == FaultEchoCredentials && f.applies(ep) {
 				msg = echoMessage(r)
 			}
 			writeError(w, http.StatusUnauthorized, "unauthorized", msg)

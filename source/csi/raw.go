@@ -38,6 +38,10 @@ func (t tappedClient) EachSession(ctx context.Context, visit func(s *source.Sess
 
 type tapKey struct{}
 
+// maxErrorBody bounds what the probe keeps of an answer with another
+// status than the one wanted.
+const maxErrorBody = 64 << 10
+
 // tap is what ReadRaw puts in a read's context.
 type tap struct {
 	visit    func(*source.RawDoc) error
@@ -56,7 +60,14 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // decoder classifies the read as it would have.
 func (t *tap) record(op string, resp *http.Response, want int, maxBytes int64) error {
 	var buf bytes.Buffer
-	_, readErr := buf.ReadFrom(&limitedReader{r: resp.Body, n: maxBytes})
+	var readErr error
+	if resp.StatusCode == want {
+		_, readErr = buf.ReadFrom(&limitedReader{r: resp.Body, n: maxBytes})
+	} else {
+		// A poll reads 4 KiB of an error answer (statusError); the probe
+		// keeps a little more for the dump, never the whole of a large one.
+		_, readErr = buf.ReadFrom(io.LimitReader(resp.Body, min(maxBytes, maxErrorBody)))
+	}
 	resp.Body.Close()
 	body := buf.Bytes()
 	var replay io.Reader = bytes.NewReader(body)
