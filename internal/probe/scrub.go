@@ -104,30 +104,39 @@ func (s *scrubber) Text(v string) string {
 
 // Body scrubs a document for a dump or an excerpt. JSON string literals
 // are decoded, scrubbed and written back, so escaped forms (\/, \u0041)
-// are caught and the document stays valid JSON. A body that is not valid
-// JSON is scrubbed as plain text as well.
+// are caught and the document stays valid JSON. In a body that is not
+// valid JSON, the text between literals and a literal that does not
+// decode are scrubbed as plain text too. Each byte is looked at once, so
+// a pseudonym just written is never replaced again.
 func (s *scrubber) Body(b []byte) []byte {
+	text := !json.Valid(b)
 	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); {
+	plain := func(seg []byte) {
+		if text {
+			seg = []byte(s.replacer().Replace(string(seg)))
+		}
+		out = append(out, seg...)
+	}
+	last := 0
+	for i := 0; i < len(b); i++ {
 		if b[i] != '"' {
-			out = append(out, b[i])
-			i++
 			continue
 		}
+		plain(b[last:i])
 		end := literalEnd(b, i)
 		lit := b[i:end]
 		var v string
-		if end <= len(b) && json.Unmarshal(lit, &v) == nil {
+		if json.Unmarshal(lit, &v) == nil {
 			if w := s.Text(v); w != v {
 				lit = quote(w)
 			}
+			out = append(out, lit...)
+		} else {
+			plain(lit)
 		}
-		out = append(out, lit...)
-		i = end
+		last, i = end, end-1
 	}
-	if !json.Valid(b) {
-		out = []byte(s.replacer().Replace(string(out)))
-	}
+	plain(b[last:])
 	return out
 }
 

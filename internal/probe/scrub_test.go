@@ -54,3 +54,19 @@ func TestScrubberShowUsers(t *testing.T) {
 		t.Error("the user was not counted")
 	}
 }
+
+// A person whose name is part of a pseudonym does not get it twice. (A
+// key equal to a person's value is replaced too: keys can be user names.)
+func TestScrubberOnePass(t *testing.T) {
+	s := newScrubber(nil, false)
+	s.personal("user", "user")
+	s.personal("host", "host-0001x")
+	for body, want := range map[string]string{
+		`{"user":"user","h":"on host-0001x"}`: `{"user-0001":"user-0001","h":"on host-0001"}`,
+		`<p>user on host-0001x</p>`:           `<p>user-0001 on host-0001</p>`,
+	} {
+		if got := string(s.Body([]byte(body))); got != want {
+			t.Errorf("%s scrubbed to %s, want %s", body, got, want)
+		}
+	}
+}
