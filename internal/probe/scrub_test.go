@@ -62,8 +62,8 @@ func TestScrubberOnePass(t *testing.T) {
 	s.personal("user", "user")
 	s.personal("host", "host-0001x")
 	for body, want := range map[string]string{
-		`{"user":"user","h":"on host-0001x"}`: `{"user-0001":"user-0001","h":"on host-0001"}`,
-		`<p>user on host-0001x</p>`:           `<p>user-0001 on host-0001</p>`,
+		`{"user":"user","h":"on host-0001x"}`:    `{"user-0001":"user-0001","h":"on host-0001"}`,
+		`<p title="user">user on host-0001x</p>`: `<p title="user-0001">user-0001 on host-0001</p>`,
 	} {
 		if got := string(s.Body([]byte(body))); got != want {
 			t.Errorf("%s scrubbed to %s, want %s", body, got, want)
