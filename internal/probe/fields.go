@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -63,6 +63,7 @@ type SyntaxStop struct {
 // node is the model of one JSON value, derived from a wire type.
 type node struct {
 	kind   string
+	path   string   // from the document's root: each node has one, as a shape is a tree
 	fields []*field // object, in declaration order
 	elem   *node    // array
 }
@@ -82,7 +83,7 @@ func shapeOf(t reflect.Type) *node {
 	if n, ok := shapes.Load(t); ok {
 		return n.(*node)
 	}
-	n := deriveShape(t, 0)
+	n := deriveShape(t, 0, "$")
 	actual, _ := shapes.LoadOrStore(t, n)
 	return actual.(*node)
 }
@@ -90,26 +91,26 @@ func shapeOf(t reflect.Type) *node {
 // maxShapeDepth stops a recursive wire type; the CSI types are 3 deep.
 const maxShapeDepth = 16
 
-func deriveShape(t reflect.Type, depth int) *node {
+func deriveShape(t reflect.Type, depth int, path string) *node {
 	if depth > maxShapeDepth {
-		return &node{kind: typeAny}
+		return &node{kind: typeAny, path: path}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return deriveShape(t.Elem(), depth+1)
+		return deriveShape(t.Elem(), depth+1, path)
 	case reflect.String:
-		return &node{kind: typeString}
+		return &node{kind: typeString, path: path}
 	case reflect.Bool:
-		return &node{kind: typeBoolean}
+		return &node{kind: typeBoolean, path: path}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return &node{kind: typeInteger}
+		return &node{kind: typeInteger, path: path}
 	case reflect.Float32, reflect.Float64:
-		return &node{kind: typeNumber}
+		return &node{kind: typeNumber, path: path}
 	case reflect.Slice, reflect.Array:
-		return &node{kind: typeArray, elem: deriveShape(t.Elem(), depth+1)}
+		return &node{kind: typeArray, path: path, elem: deriveShape(t.Elem(), depth+1, path+"[]")}
 	case reflect.Struct:
-		n := &node{kind: typeObject}
+		n := &node{kind: typeObject, path: path}
 		for f := range t.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if !f.IsExported() || name == "-" {
@@ -118,7 +119,7 @@ func deriveShape(t reflect.Type, depth int) *node {
 			if name == "" {
 				name = f.Name
 			}
-			fd := &field{name: name, node: deriveShape(f.Type, depth+1)}
+			fd := &field{name: name, node: deriveShape(f.Type, depth+1, path+"."+name)}
 			for _, opt := range strings.Split(f.Tag.Get(source.WireTag), ",") {
 				switch {
 				case opt == "required":
@@ -131,7 +132,7 @@ func deriveShape(t reflect.Type, depth int) *node {
 		}
 		return n
 	}
-	return &node{kind: typeAny}
+	return &node{kind: typeAny, path: path}
 }
 
 // lookup finds key's field as encoding/json does: the exact name, else
@@ -244,7 +245,7 @@ func (a *Analysis) Add(body []byte, t reflect.Type) *SyntaxStop {
 	w.loc = []string{"$"}
 	tok, err := w.dec.Token()
 	if err == nil {
-		err = w.value(tok, shapeOf(t), "$")
+		err = w.value(tok, shapeOf(t))
 	}
 	if err == nil {
 		if _, err = w.dec.Token(); err == io.EOF {
@@ -312,8 +313,8 @@ func jsonType(tok json.Token) string {
 	return typeAny
 }
 
-// value checks the value that starts with tok against n, at path.
-func (w *walker) value(tok json.Token, n *node, path string) error {
+// value checks the value that starts with tok against n.
+func (w *walker) value(tok json.Token, n *node) error {
 	got := jsonType(tok)
 	switch {
 	case got == typeNull:
@@ -321,17 +322,18 @@ func (w *walker) value(tok json.Token, n *node, path string) error {
 	case n.kind == typeAny:
 		return w.skip(tok)
 	case got != n.kind && (n.kind != typeNumber || got != typeInteger):
-		w.a.add(FindingWrongType, path, n.kind, got)
+		w.a.add(FindingWrongType, n.path, n.kind, got)
 		return w.skip(tok)
 	case n.kind == typeObject:
-		return w.object(n, path)
+		return w.object(n)
 	case n.kind == typeArray:
-		return w.array(n, path)
+		return w.array(n)
 	}
 	return nil
 }
 
-func (w *walker) object(n *node, path string) error {
+func (w *walker) object(n *node) error {
+	path := n.path
 	w.a.objects[path]++
 	present := make([]bool, len(n.fields))
 	depth := len(w.loc)
@@ -362,7 +364,7 @@ func (w *walker) object(n *node, path string) error {
 		if s, ok := vt.(string); ok && f.pii != "" {
 			w.a.personal(f.pii, s)
 		}
-		if err := w.value(vt, f.node, path+"."+f.name); err != nil {
+		if err := w.value(vt, f.node); err != nil {
 			return err
 		}
 		w.loc = w.loc[:depth]
@@ -373,7 +375,7 @@ func (w *walker) object(n *node, path string) error {
 	}
 	for i, f := range n.fields {
 		if f.required && !present[i] {
-			w.a.add(FindingMissing, path+"."+f.name, "", "")
+			w.a.add(FindingMissing, f.node.path, "", "")
 		}
 	}
 	return nil
@@ -388,15 +390,15 @@ func indexOf(fs []*field, f *field) int {
 	return -1
 }
 
-func (w *walker) array(n *node, path string) error {
+func (w *walker) array(n *node) error {
 	depth := len(w.loc)
 	for i := 0; w.dec.More(); i++ {
-		w.loc = append(w.loc[:depth], fmt.Sprintf("[%d]", i))
+		w.loc = append(w.loc[:depth], "["+strconv.Itoa(i)+"]")
 		tok, err := w.dec.Token()
 		if err != nil {
 			return err
 		}
-		if err := w.value(tok, n.elem, path+"[]"); err != nil {
+		if err := w.value(tok, n.elem); err != nil {
 			return err
 		}
 	}
