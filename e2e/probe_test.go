@@ -254,7 +254,11 @@ func TestProbeUnknownFields(t *testing.T) {
 		if len(count) == 0 {
 			t.Fatalf("the extra_fields fault added nothing to %s", ep)
 		}
-		section := r.out[strings.Index(r.out, "  "+ep+" ("):]
+		at := strings.Index(r.out, "  "+ep+" (")
+		if at < 0 {
+			t.Fatalf("no findings for %s:\n%s", ep, r.out)
+		}
+		section := r.out[at:]
 		for p, n := range count {
 			parent := p[:strings.LastIndexByte(p, '.')]
 			line := regexp.MustCompile(`(?m)^    ` + regexp.QuoteMeta(p) + `\s+unknown field\s+` + fmt.Sprintf("%d of %d", n, of[parent]) + `$`)
@@ -533,12 +537,27 @@ func TestProbeDumpPseudonyms(t *testing.T) {
 	if inMany == 0 {
 		t.Fatal("no person appears in two files; the test shows nothing about consistency")
 	}
-	// And nothing of theirs elsewhere in the files: the e-mail domain and
-	// the host names' forms, byte by byte.
+	// And nothing of theirs elsewhere in the files: the e-mail domain, the
+	// host names' forms and every display name, byte by byte.
 	leak := regexp.MustCompile(`@acme\.example|\b(WS|LT)-\d{6}\b`)
+	var all []byte
 	for name, b := range files {
 		if m := leak.Find(b); m != nil {
 			t.Errorf("%s holds %q", name, m)
+		}
+		all = append(all, b...)
+	}
+	displayNames := map[string]bool{}
+	for _, p := range pages {
+		for _, s := range objects(p["sessions"]) {
+			if n, _ := s["display_name"].(string); n != "" {
+				displayNames[n] = true
+			}
+		}
+	}
+	for n := range displayNames {
+		if bytes.Contains(all, []byte(n)) {
+			t.Errorf("the dump holds the display name %q", n)
 		}
 	}
 }
