@@ -273,19 +273,24 @@ func (p *prober) failure(err error) *Failure {
 	if e.Status >= 400 {
 		f.Message = p.scrub.Text(e.Detail)
 	}
-	if e.Reason != source.ReasonDecode {
+	// The body is shown when it is why the read failed: not JSON, or an
+	// error answer without upstream's JSON error (a proxy's HTML page).
+	bodyMatters := e.Reason == source.ReasonDecode || e.Status >= 400 && f.Code == "" && f.Message == ""
+	if !bodyMatters {
 		return f
 	}
 	for i := range p.docs {
 		d := &p.docs[i]
-		if d.Name != e.Op || d.stop == nil {
+		if d.Name != e.Op || (d.stop == nil && e.Reason == source.ReasonDecode) {
 			continue
 		}
 		f.ContentType = p.scrub.Text(d.ContentType)
-		st := *d.stop
-		st.Path = p.scrub.Text(st.Path)
-		st.Why = p.scrub.Text(st.Why)
-		f.Stop = &st
+		if d.stop != nil {
+			st := *d.stop
+			st.Path = p.scrub.Text(st.Path)
+			st.Why = p.scrub.Text(st.Why)
+			f.Stop = &st
+		}
 		// Scrubbed whole, then cut: a name is never half printed.
 		body := p.scrub.Body(d.Body)
 		if len(body) > excerptLen {

@@ -54,3 +54,32 @@ func TestProbeWithoutRawDocuments(t *testing.T) {
 		t.Errorf("the report names a user:\n%s", b.String())
 	}
 }
+
+// rawFailing answers 502 with a proxy's page, as CSI's client would
+// report it.
+type rawFailing struct{ plainSource }
+
+func (rawFailing) ReadRaw(_ context.Context, visit func(*source.RawDoc) error) (*source.Snapshot, error) {
+	if err := visit(&source.RawDoc{Name: "GET licenses", Endpoint: "licenses", Status: 502, ContentType: "text/html",
+		Body: []byte("<html><title>502 Bad Gateway</title> jane</html>")}); err != nil {
+		return nil, err
+	}
+	return nil, &source.Error{Reason: source.ReasonHTTP5xx, Op: "GET licenses", Status: 502}
+}
+
+func TestProbeErrorPageShown(t *testing.T) {
+	p := &prober{scrub: newScrubber(nil, false), now: time.Now}
+	p.scrub.personal("user", "jane")
+	sc := &config.Source{Name: "x", Type: "csi", Timeout: model.Duration(time.Second)}
+	rep := p.probe(context.Background(), sc, rawFailing{})
+	var b strings.Builder
+	rep.WriteText(&b)
+	for _, w := range []string{"reason        http_5xx", "HTTP status   502", `Content-Type  "text/html"`, `body starts   "<html><title>502 Bad Gateway</title> user-0001</html>"`} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("the report lacks %q:\n%s", w, b.String())
+		}
+	}
+	if rep.ExitCode() != ExitFailed {
+		t.Errorf("exit %d", rep.ExitCode())
+	}
+}

@@ -77,7 +77,8 @@ type Failure struct {
 	Status  int
 	Code    string // upstream's error code
 	Message string // upstream's error message
-	// For a body that is not JSON:
+	// For a body that is not JSON, or an error answer without upstream's
+	// JSON error:
 	ContentType string
 	Stop        *SyntaxStop
 	Excerpt     string // the first 200 bytes of the (scrubbed) body
@@ -210,6 +211,8 @@ func (r *Report) WriteText(out io.Writer) error {
 		}
 		if f.Stop != nil {
 			fmt.Fprintf(tw, "  not JSON\tat byte %d, at %s: %s\n", f.Stop.Offset, f.Stop.Path, f.Stop.Why)
+		}
+		if f.Excerpt != "" {
 			fmt.Fprintf(tw, "  Content-Type\t%q\n", f.ContentType)
 			fmt.Fprintf(tw, "  body starts\t%s\n", f.Excerpt)
 		}
