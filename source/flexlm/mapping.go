@@ -43,10 +43,7 @@ type session struct {
 
 func mapStatus(st *Status, licenseServer string) *snapshot {
 	snap := &snapshot{status: st, licenses: make([]source.License, 0, len(st.Features))}
-	defaultVendor := ""
-	if len(st.Vendors) == 1 {
-		defaultVendor = st.Vendors[0].Name
-	}
+	defaultVendor := vendorOfUnusedFeatures(st.Vendors)
 	seenServer := map[string]int{}
 	for _, s := range st.Servers {
 		if i, ok := seenServer[s.Name]; ok {
@@ -141,6 +138,23 @@ const (
 	helpReserved = "Seats of this license held by RESERVATIONs; lmstat counts them in use."
 	helpQueued   = "Checkout requests of this license waiting in the queue."
 )
+
+// vendorOfUnusedFeatures is the vendor of a feature lmstat printed no
+// version block for (none of it is in use): a feature with totals is
+// served by a daemon that is up, so when exactly one is up, it is that
+// one. Otherwise "" (license_id ":F") until a block names it.
+func vendorOfUnusedFeatures(vendors []Vendor) string {
+	up := ""
+	for _, v := range vendors {
+		if v.Up {
+			if up != "" && up != v.Name {
+				return ""
+			}
+			up = v.Name
+		}
+	}
+	return up
+}
 
 func b2f(b bool) float64 {
 	if b {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests' server zone, whatever the machine has
-
-	"github.com/license-monitor/license-monitor/source"
 )
 
 // The parse clock of every fixture: the server's Wed 4 March 2026, 10:15.
@@ -270,5 +268,3 @@ func TestParseBounds(t *testing.T) {
 		t.Errorf("servers: %v", err)
 	}
 }
-
-var _ = source.License{}
