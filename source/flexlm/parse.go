@@ -1,6 +1,7 @@
 package flexlm
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -75,6 +76,8 @@ type Block struct {
 	Users        []User
 	Queued       []User
 	Reservations []Reservation
+
+	u0, u1 int // Users' range in parser.users until the parse ends
 }
 
 // User is one user line: a checkout, or a request waiting in the queue.
@@ -130,7 +133,11 @@ const (
 // in; the parser never reads the wall clock. It fails only past the
 // bounds above; lines it does not understand are recorded in Skipped.
 func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
-	p := parser{st: &Status{}, now: now.In(loc), loc: loc}
+	p := parser{st: &Status{}, now: now.In(loc), loc: loc, years: map[string]yearOf{}}
+	// Users go into one array, sized from the line count (bounded, so
+	// garbage of short lines does not reserve much), and blocks take
+	// their ranges at the end: no per-block growth and copying.
+	p.users = make([]User, 0, min(bytes.Count(out, []byte{'\n'})+1, 1<<16))
 	// One copy; every field is a substring of it.
 	text := string(out)
 	for len(text) > 0 {
@@ -142,9 +149,11 @@ func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
 		}
 		p.st.Lines++
 		if err := p.line(line); err != nil {
+			p.finish()
 			return p.st, err
 		}
 	}
+	p.finish()
 	return p.st, nil
 }
 
@@ -155,7 +164,21 @@ type parser struct {
 	sec     section
 	feature *Feature
 	block   *Block
-	users   int
+	lines   int               // user, queued and reservation lines
+	users   []User            // every block's users, in order
+	years   map[string]yearOf // the year inferred for a "3/2", by the day
+}
+
+// finish hands each block its users.
+func (p *parser) finish() {
+	for fi := range p.st.Features {
+		for bi := range p.st.Features[fi].Blocks {
+			b := &p.st.Features[fi].Blocks[bi]
+			if b.u1 > b.u0 {
+				b.Users = p.users[b.u0:b.u1:b.u1]
+			}
+		}
+	}
 }
 
 func (p *parser) skip(line string) {
@@ -393,20 +416,22 @@ func parseExpiry(s string, loc *time.Location) (time.Time, bool, bool) {
 }
 
 func (p *parser) featureBody(raw, t string) error {
-	switch {
-	case strings.HasSuffix(t, " license") || strings.Contains(t, " license, "):
+	switch t[0] {
+	case 'f', 'n', 'u', 'F', 'N', 'U':
 		if typ := blockType(t); typ != "" {
 			p.ensureBlock().Type = typ
 			return nil
 		}
-	case strings.HasPrefix(t, "vendor_string:"), strings.HasPrefix(t, "Feature usage info:"):
-		return nil
+	case 'v':
+		if strings.HasPrefix(t, "vendor_string:") {
+			return nil
+		}
 	}
-	if p.users >= maxUsers {
+	if p.lines >= maxUsers {
 		return errTooMany
 	}
 	if r, ok := parseReservation(t); ok {
-		p.users++
+		p.lines++
 		b := p.ensureBlock()
 		b.Reservations = append(b.Reservations, r)
 		return nil
@@ -416,13 +441,19 @@ func (p *parser) featureBody(raw, t string) error {
 		p.skip(raw)
 		return nil
 	}
-	p.users++
+	p.lines++
 	u.Line = p.st.Lines
 	b := p.ensureBlock()
 	if queued {
 		b.Queued = append(b.Queued, u)
 	} else {
-		b.Users = append(b.Users, u)
+		// A block's users are contiguous: lines of an earlier block
+		// never come after a later block's header.
+		if b.u1 == b.u0 {
+			b.u0 = len(p.users)
+		}
+		p.users = append(p.users, u)
+		b.u1 = len(p.users)
 	}
 	return nil
 }
@@ -440,8 +471,15 @@ func (p *parser) ensureBlock() *Block {
 // blockType reads "floating license", "nodelocked license, locked to
 // ..." and "uncounted nodelocked license, ...".
 func blockType(t string) string {
-	head, _, _ := strings.Cut(t, ",")
-	switch strings.ToLower(head) {
+	head := t[:min(len(t), 48)] // user lines are long: look at the start only
+	i := strings.Index(head, " license")
+	if i < 0 {
+		return ""
+	}
+	if rest := t[i+len(" license"):]; rest != "" && rest[0] != ',' {
+		return ""
+	}
+	switch strings.ToLower(t[:i+len(" license")]) {
 	case "floating license":
 		return TypeFloating
 	case "nodelocked license", "node-locked license":
@@ -602,9 +640,14 @@ func licenseCount(s string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-var weekdays = map[string]time.Weekday{
-	"Sun": time.Sunday, "Mon": time.Monday, "Tue": time.Tuesday, "Wed": time.Wednesday,
-	"Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday,
+// weekday reads lmstat's three-letter weekday.
+func weekday(s string) (time.Weekday, bool) {
+	for d, name := range [...]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"} {
+		if s == name {
+			return time.Weekday(d), true
+		}
+	}
+	return 0, false
 }
 
 // futureSlack lets a start be a little after the parse clock (the server's
@@ -617,7 +660,7 @@ const futureSlack = 26 * time.Hour
 // matches, trying two: this year's and last year's, or the last two leap
 // days. A weekday that matches neither is refused: the line is misread.
 func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
-	want, ok := weekdays[wd]
+	want, ok := weekday(wd)
 	ms, ds, ok1 := strings.Cut(md, "/")
 	hs, mins, ok2 := strings.Cut(hm, ":")
 	if !ok || !ok1 || !ok2 {
@@ -631,6 +674,10 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 		hour < 0 || hour > 23 || minute < 0 || minute > 59 {
 		return time.Time{}, false
 	}
+	cache := !p.nearToday(mon, day)
+	if c, ok := p.years[md]; ok && cache && c.wd == wd {
+		return time.Date(c.year, time.Month(mon), day, hour, minute, 0, 0, p.loc), true
+	}
 	limit := p.now.Add(futureSlack)
 	tried := 0
 	for y := p.now.Year() + 1; y >= p.now.Year()-8 && tried < 2; y-- {
@@ -639,11 +686,31 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 			continue
 		}
 		if t.Weekday() == want {
+			if cache && len(p.years) < 4096 {
+				p.years[md] = yearOf{wd, y}
+			}
 			return t, true
 		}
 		tried++
 	}
 	return time.Time{}, false
+}
+
+// yearOf caches startTime's answer for one weekday and month/day.
+type yearOf struct {
+	wd   string
+	year int
+}
+
+// nearToday says whether month/day is within a few days of the parse
+// clock's date, where the hour decides between years, so the year is not
+// cached. Months count as 31 days, which only widens the window.
+func (p *parser) nearToday(mon, day int) bool {
+	d := mon*31 + day - (int(p.now.Month())*31 + p.now.Day())
+	if d < 0 {
+		d = -d
+	}
+	return d <= 6 || d >= 365
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

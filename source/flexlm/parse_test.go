@@ -167,7 +167,7 @@ func TestParseCRLF(t *testing.T) {
 // Start times carry no year: the most recent past date whose weekday
 // matches, in the server's zone, relative to the clock passed in.
 func TestStartTimeInference(t *testing.T) {
-	p := parser{now: parseAt, loc: chicago}
+	p := parser{now: parseAt, loc: chicago, years: map[string]yearOf{}}
 	for _, tc := range []struct {
 		wd, md, hm string
 		want       time.Time // zero: refused
@@ -178,6 +178,8 @@ func TestStartTimeInference(t *testing.T) {
 		{"Wed", "3/5", "9:00", at(2025, 3, 5, 9, 0)},   // not this year's Thursday: last year's Wednesday
 		{"Tue", "3/4", "9:00", at(2025, 3, 4, 9, 0)},
 		{"Wed", "12/31", "23:59", at(2025, 12, 31, 23, 59)},
+		{"Wed", "12/31", "1:00", at(2025, 12, 31, 1, 0)}, // the cached year, another hour
+		{"Thu", "12/31", "8:00", time.Time{}},            // the cache is by weekday too
 		{"Sat", "2/29", "12:00", at(2020, 2, 29, 12, 0)}, // leap days: 2024's was a Thursday
 		{"Fri", "2/29", "12:00", time.Time{}},            // neither of the last two leap days
 		{"Tue", "3/2", "9:41", time.Time{}},              // 2026's is a Monday, 2025's a Sunday
@@ -193,7 +195,7 @@ func TestStartTimeInference(t *testing.T) {
 		}
 	}
 	// The same line read a year later is a year older.
-	p.now = p.now.AddDate(1, 0, 0) // Thu 4 March 2027
+	p.now, p.years = p.now.AddDate(1, 0, 0), map[string]yearOf{} // Thu 4 March 2027
 	if got, _ := p.startTime("Wed", "3/4", "10:15"); !got.Equal(at(2026, 3, 4, 10, 15)) {
 		t.Errorf("a year later: %v", got)
 	}
@@ -201,7 +203,7 @@ func TestStartTimeInference(t *testing.T) {
 
 // User lines the parser must refuse rather than misread.
 func TestParseUserRefusals(t *testing.T) {
-	p := parser{now: parseAt, loc: chicago}
+	p := parser{now: parseAt, loc: chicago, years: map[string]yearOf{}}
 	for _, line := range []string{
 		"alice ws-01 ws-01 (v21.0) (lic-a/27000 101), start Mon 3/2 9:41, zero licenses",
 		"alice ws-01 ws-01 (v21.0) (lic-a/27000 101), start Mon 3/2 9:41, 0 licenses",
