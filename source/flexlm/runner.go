@@ -69,6 +69,9 @@ func (w *capWriter) Write(b []byte) (int, error) {
 // for the caller to judge: lmstat exits non-zero when a server is down
 // yet may have printed the others' status.
 func (r *runner) run(ctx context.Context, op string, args ...string) (out []byte, exitErr error, err error) {
+	if ctx.Err() != nil {
+		return nil, nil, &source.Error{Reason: source.ReasonTimeout, Op: op, Detail: "the poll's timeout passed before lmutil started"}
+	}
 	path, err := r.resolve(op)
 	if err != nil {
 		return nil, nil, err
@@ -86,6 +89,9 @@ func (r *runner) run(ctx context.Context, op string, args ...string) (out []byte
 	cmd.Stdout = w
 	// Standard error is not kept: it may name license files and paths.
 	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, &source.Error{Reason: source.ReasonTimeout, Op: op, Detail: "the poll's timeout passed before lmutil started"}
+		}
 		return nil, nil, r.startError(op, path, err)
 	}
 	waitErr := cmd.Wait()

@@ -636,3 +636,37 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("relative paths: %v, %q, %q", err, c.Lmutil, c.DenialsLogPath())
 	}
 }
+
+// A poll whose deadline passed before lmutil started is a timeout, not a
+// configuration problem.
+func TestExpiredContextIsATimeout(t *testing.T) {
+	f := newFake(t, "cat "+fixturePath(t, "triad.txt"))
+	s := newSource(t, f, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Licenses(ctx); source.ReasonOf(err) != source.ReasonTimeout {
+		t.Fatalf("err %v, want timeout", err)
+	}
+	if _, err := os.Stat(f.path + ".log"); err == nil {
+		t.Error("lmutil ran after the deadline")
+	}
+}
+
+// A feature none of whose seats is in use has no version block: its
+// vendor is the only daemon up, or unknown.
+func TestVendorOfUnusedFeatures(t *testing.T) {
+	for _, tc := range []struct {
+		vendors []Vendor
+		want    string
+	}{
+		{[]Vendor{{Name: "csi", Up: true}, {Name: "ansyslmd"}}, "csi"},
+		{[]Vendor{{Name: "csi", Up: true}, {Name: "ansyslmd", Up: true}}, ""},
+		{[]Vendor{{Name: "csi", Up: true}, {Name: "csi", Up: true}}, "csi"},
+		{[]Vendor{{Name: "csi"}}, ""},
+		{nil, ""},
+	} {
+		if got := vendorOfUnusedFeatures(tc.vendors); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.vendors, got, tc.want)
+		}
+	}
+}
