@@ -17,6 +17,9 @@ const (
 	maxServers  = 64 // server and vendor daemon lines each
 	maxSkipped  = 1000
 	skippedText = 120 // characters kept of a skipped line
+	// maxLineLen: no lmstat line is near it; longer ones are skipped
+	// unread, which keeps the user line's search linear.
+	maxLineLen = 4096
 )
 
 // errTooMany is returned when output passes one of the bounds above.
@@ -193,6 +196,10 @@ func (p *parser) skip(line string) {
 }
 
 func (p *parser) line(raw string) error {
+	if len(raw) > maxLineLen {
+		p.skip(raw)
+		return nil
+	}
 	t := strings.TrimSpace(raw) // also drops the CR of CRLF output
 	if t == "" {
 		return nil

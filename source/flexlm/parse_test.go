@@ -139,8 +139,14 @@ func TestParseRecordsSkippedLines(t *testing.T) {
 	if !reflect.DeepEqual(st.Skipped, want) || st.SkippedTotal != 2 {
 		t.Errorf("skipped %+v (%d)", st.Skipped, st.SkippedTotal)
 	}
+	// A line past maxLineLen is skipped unread, even one that would parse.
+	huge := "    alice ws-01 " + strings.Repeat(" (v", maxLineLen) + " (v21.0) (lic-a/27000 101), start Mon 3/2 9:41\n"
+	st, err := Parse([]byte("Users of F:  (Total of 1 license issued;  Total of 1 license in use)\n"+huge), parseAt, chicago)
+	if err != nil || st.SkippedTotal != 1 || len(st.Features[0].Blocks) != 0 {
+		t.Errorf("a huge line: %v, %d skipped, %+v", err, st.SkippedTotal, st.Features)
+	}
 	long := "x" + strings.Repeat("y", 300) + "\n"
-	st, err := Parse([]byte(strings.Repeat(long, maxSkipped+5)), parseAt, chicago)
+	st, err = Parse([]byte(strings.Repeat(long, maxSkipped+5)), parseAt, chicago)
 	if err != nil {
 		t.Fatal(err)
 	}
