@@ -6,13 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Bounds on what one lmstat answer may hold, so hostile or broken output
 // costs bounded memory beyond its bytes (already capped by
 // max_response_bytes). A real server with 20,000 users is far below them.
 const (
-	maxUsers    = 500_000 // user, queued and reservation lines together
+	maxUsers    = 500_000 // user, queued, reservation and version block lines together
 	maxFeatures = 100_000
 	maxServers  = 64 // server and vendor daemon lines each
 	maxSkipped  = 1000
@@ -167,7 +168,7 @@ type parser struct {
 	sec     section
 	feature *Feature
 	block   *Block
-	lines   int               // user, queued and reservation lines
+	lines   int               // user, queued, reservation and version block lines
 	users   []User            // every block's users, in order
 	years   map[string]yearOf // the year inferred for a "3/2", by the day
 }
@@ -189,8 +190,13 @@ func (p *parser) skip(line string) {
 	if len(p.st.Skipped) >= maxSkipped {
 		return
 	}
+	line = strings.TrimRight(line, "\r")
 	if len(line) > skippedText {
-		line = line[:skippedText]
+		n := skippedText
+		for n > 0 && !utf8.RuneStart(line[n]) {
+			n--
+		}
+		line = line[:n]
 	}
 	p.st.Skipped = append(p.st.Skipped, Skipped{Line: p.st.Lines, Text: line})
 }
@@ -208,9 +214,13 @@ func (p *parser) line(raw string) error {
 	case strings.HasPrefix(t, "Users of "):
 		return p.featureHeader(raw, t)
 	case t[0] == '"':
+		if p.lines >= maxUsers {
+			return errTooMany
+		}
 		if p.feature == nil || !p.versionBlock(t) {
 			p.skip(raw)
 		}
+		p.lines++
 		return nil
 	case strings.HasPrefix(t, "License server status:"):
 		p.sec, p.st.sawHeader, p.feature, p.block = secServers, true, nil, nil
@@ -224,6 +234,9 @@ func (p *parser) line(raw string) error {
 		strings.HasPrefix(t, "[Detecting lmgrd processes...]"), strings.HasPrefix(t, "License file(s) on "):
 	case strings.HasPrefix(t, "Error getting status:"), strings.HasPrefix(t, "lmgrd is not running:"):
 		p.st.sawHeader = true
+		if len(p.st.Errors) >= maxServers {
+			return errTooMany
+		}
 		p.st.Errors = append(p.st.Errors, shorten(t))
 	case p.sec == secFeatures && p.feature != nil:
 		return p.featureBody(raw, t)

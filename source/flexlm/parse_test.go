@@ -139,6 +139,11 @@ func TestParseRecordsSkippedLines(t *testing.T) {
 	if !reflect.DeepEqual(st.Skipped, want) || st.SkippedTotal != 2 {
 		t.Errorf("skipped %+v (%d)", st.Skipped, st.SkippedTotal)
 	}
+	// Cut at a character boundary, without the CR.
+	st, _ = Parse([]byte(strings.Repeat("a", skippedText-1)+"é\r\nshort\r\n"), parseAt, chicago)
+	if st.Skipped[0].Text != strings.Repeat("a", skippedText-1) || st.Skipped[1].Text != "short" {
+		t.Errorf("skipped %+v", st.Skipped)
+	}
 	// A line past maxLineLen is skipped unread, even one that would parse.
 	huge := "    alice ws-01 " + strings.Repeat(" (v", maxLineLen) + " (v21.0) (lic-a/27000 101), start Mon 3/2 9:41\n"
 	st, err := Parse([]byte("Users of F:  (Total of 1 license issued;  Total of 1 license in use)\n"+huge), parseAt, chicago)
@@ -266,6 +271,17 @@ func TestParseBounds(t *testing.T) {
 	}
 	if _, err := Parse([]byte(b.String()), parseAt, chicago); err != errTooMany {
 		t.Errorf("users: %v", err)
+	}
+	b.Reset()
+	b.WriteString("Users of F:  (Total of 1 license issued;  Total of 1 license in use)\n")
+	for i := 0; i <= maxUsers; i++ {
+		b.WriteString("  \"F\" v1, vendor: csi, expiry: permanent\n")
+	}
+	if _, err := Parse([]byte(b.String()), parseAt, chicago); err != errTooMany {
+		t.Errorf("version blocks: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Repeat("Error getting status: x\n", maxServers+1)), parseAt, chicago); err != errTooMany {
+		t.Errorf("status errors: %v", err)
 	}
 	b.Reset()
 	b.WriteString("License server status: 27000@a\n")
