@@ -137,7 +137,7 @@ const (
 // in; the parser never reads the wall clock. It fails only past the
 // bounds above; lines it does not understand are recorded in Skipped.
 func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
-	p := parser{st: &Status{}, now: now.In(loc), loc: loc, years: map[string]yearOf{}}
+	p := newParser(now, loc)
 	// Users go into one array, sized from the line count (bounded, so
 	// garbage of short lines does not reserve much), and blocks take
 	// their ranges at the end: no per-block growth and copying.
@@ -161,16 +161,25 @@ func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
 	return p.st, nil
 }
 
+func newParser(now time.Time, loc *time.Location) parser {
+	now = now.In(loc)
+	p := parser{st: &Status{}, now: now, loc: loc, years: map[string]yearOf{}}
+	limit := now.Add(futureSlack)
+	p.limitMon, p.limitDay = int(limit.Month()), limit.Day()
+	return p
+}
+
 type parser struct {
-	st      *Status
-	now     time.Time
-	loc     *time.Location
-	sec     section
-	feature *Feature
-	block   *Block
-	lines   int               // user, queued, reservation and version block lines
-	users   []User            // every block's users, in order
-	years   map[string]yearOf // the year inferred for a "3/2", by the day
+	st                 *Status
+	now                time.Time
+	loc                *time.Location
+	sec                section
+	feature            *Feature
+	block              *Block
+	lines              int               // user, queued, reservation and version block lines
+	users              []User            // every block's users, in order
+	years              map[string]yearOf // the year inferred for a "3/2", by the day
+	limitMon, limitDay int               // the date of now+futureSlack, whose year the hour decides
 }
 
 // finish hands each block its users.
@@ -662,10 +671,21 @@ func licenseCount(s string) (int64, bool) {
 
 // weekday reads lmstat's three-letter weekday.
 func weekday(s string) (time.Weekday, bool) {
-	for d, name := range [...]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"} {
-		if s == name {
-			return time.Weekday(d), true
-		}
+	switch s {
+	case "Sun":
+		return time.Sunday, true
+	case "Mon":
+		return time.Monday, true
+	case "Tue":
+		return time.Tuesday, true
+	case "Wed":
+		return time.Wednesday, true
+	case "Thu":
+		return time.Thursday, true
+	case "Fri":
+		return time.Friday, true
+	case "Sat":
+		return time.Saturday, true
 	}
 	return 0, false
 }
@@ -694,8 +714,13 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 		hour < 0 || hour > 23 || minute < 0 || minute > 59 {
 		return time.Time{}, false
 	}
-	cache := !p.nearToday(mon, day)
+	// Only on the date of the limit does the hour decide whether this
+	// year's date is past; every other day's answer holds for all hours.
+	cache := mon != p.limitMon || day != p.limitDay
 	if c, ok := p.years[md]; ok && cache && c.wd == wd {
+		if c.plain {
+			return c.midnight.Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute), true
+		}
 		return time.Date(c.year, time.Month(mon), day, hour, minute, 0, 0, p.loc), true
 	}
 	limit := p.now.Add(futureSlack)
@@ -707,7 +732,12 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 		}
 		if t.Weekday() == want {
 			if cache && len(p.years) < 4096 {
-				p.years[md] = yearOf{wd, y}
+				midnight := time.Date(y, time.Month(mon), day, 0, 0, 0, 0, p.loc)
+				next := time.Date(y, time.Month(mon), day+1, 0, 0, 0, 0, p.loc)
+				// A day without a zone change: its times are midnight
+				// plus the hours and minutes.
+				plain := next.Sub(midnight) == 24*time.Hour && midnight.Hour() == 0
+				p.years[md] = yearOf{wd: wd, year: y, midnight: midnight, plain: plain}
 			}
 			return t, true
 		}
@@ -718,19 +748,10 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 
 // yearOf caches startTime's answer for one weekday and month/day.
 type yearOf struct {
-	wd   string
-	year int
-}
-
-// nearToday says whether month/day is within a few days of the parse
-// clock's date, where the hour decides between years, so the year is not
-// cached. Months count as 31 days, which only widens the window.
-func (p *parser) nearToday(mon, day int) bool {
-	d := mon*31 + day - (int(p.now.Month())*31 + p.now.Day())
-	if d < 0 {
-		d = -d
-	}
-	return d <= 6 || d >= 365
+	wd       string
+	year     int
+	midnight time.Time
+	plain    bool // no zone change that day
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -178,7 +178,7 @@ func TestParseCRLF(t *testing.T) {
 // Start times carry no year: the most recent past date whose weekday
 // matches, in the server's zone, relative to the clock passed in.
 func TestStartTimeInference(t *testing.T) {
-	p := parser{now: parseAt, loc: chicago, years: map[string]yearOf{}}
+	p := newParser(parseAt, chicago)
 	for _, tc := range []struct {
 		wd, md, hm string
 		want       time.Time // zero: refused
@@ -186,6 +186,7 @@ func TestStartTimeInference(t *testing.T) {
 		{"Wed", "3/4", "10:15", at(2026, 3, 4, 10, 15)},
 		{"Wed", "3/4", "11:00", at(2026, 3, 4, 11, 0)}, // the server's clock runs ahead
 		{"Thu", "3/5", "9:00", at(2026, 3, 5, 9, 0)},   // a day ahead is still clock skew
+		{"Thu", "3/5", "13:00", time.Time{}},           // past the slack, on the day just read: never from the cache
 		{"Wed", "3/5", "9:00", at(2025, 3, 5, 9, 0)},   // not this year's Thursday: last year's Wednesday
 		{"Tue", "3/4", "9:00", at(2025, 3, 4, 9, 0)},
 		{"Wed", "12/31", "23:59", at(2025, 12, 31, 23, 59)},
@@ -206,7 +207,7 @@ func TestStartTimeInference(t *testing.T) {
 		}
 	}
 	// The same line read a year later is a year older.
-	p.now, p.years = p.now.AddDate(1, 0, 0), map[string]yearOf{} // Thu 4 March 2027
+	p = newParser(parseAt.AddDate(1, 0, 0), chicago) // Thu 4 March 2027
 	if got, _ := p.startTime("Wed", "3/4", "10:15"); !got.Equal(at(2026, 3, 4, 10, 15)) {
 		t.Errorf("a year later: %v", got)
 	}
@@ -214,7 +215,7 @@ func TestStartTimeInference(t *testing.T) {
 
 // User lines the parser must refuse rather than misread.
 func TestParseUserRefusals(t *testing.T) {
-	p := parser{now: parseAt, loc: chicago, years: map[string]yearOf{}}
+	p := newParser(parseAt, chicago)
 	for _, line := range []string{
 		"alice ws-01 ws-01 (v21.0) (lic-a/27000 101), start Mon 3/2 9:41, zero licenses",
 		"alice ws-01 ws-01 (v21.0) (lic-a/27000 101), start Mon 3/2 9:41, 0 licenses",
@@ -290,5 +291,22 @@ func TestParseBounds(t *testing.T) {
 	}
 	if _, err := Parse([]byte(b.String()), parseAt, chicago); err != errTooMany {
 		t.Errorf("servers: %v", err)
+	}
+}
+
+// On the day daylight saving time starts, times from the cache are the
+// zone's wall clock too, before and after the change.
+func TestStartTimeAcrossZoneChanges(t *testing.T) {
+	p := newParser(at(2026, 3, 20, 12, 0), chicago)
+	for i := 0; i < 2; i++ { // the first fills the cache, the second reads it
+		for hm, want := range map[string]string{"1:30": "2026-03-08 01:30 CST", "3:30": "2026-03-08 03:30 CDT", "23:00": "2026-03-08 23:00 CDT"} {
+			got, ok := p.startTime("Sun", "3/8", hm)
+			if s := got.In(chicago).Format("2006-01-02 15:04 MST"); !ok || s != want {
+				t.Errorf("round %d, %s: %s, want %s", i, hm, s, want)
+			}
+		}
+		if got, _ := p.startTime("Mon", "3/9", "9:00"); got.In(chicago).Format("15:04 MST") != "09:00 CDT" {
+			t.Errorf("the day after: %v", got)
+		}
 	}
 }
