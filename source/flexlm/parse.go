@@ -12,10 +12,13 @@ import (
 // Bounds on what one lmstat answer may hold, so hostile or broken output
 // costs bounded memory beyond its bytes (already capped by
 // max_response_bytes). A real server with 20,000 users is far below them.
-const (
+var (
 	maxUsers    = 500_000 // user, queued, reservation and version block lines together
-	maxFeatures = 100_000
-	maxServers  = 64 // server and vendor daemon lines each
+	maxFeatures = 100_000 // vars only so the tests can lower them
+)
+
+const (
+	maxServers  = 64 // server, vendor daemon and status error lines each
 	maxSkipped  = 1000
 	skippedText = 120 // characters kept of a skipped line
 	// maxLineLen: no lmstat line is near it; longer ones are skipped

@@ -265,11 +265,17 @@ func TestParseExpiry(t *testing.T) {
 
 // The bounds hold: output past them fails instead of growing without end.
 func TestParseBounds(t *testing.T) {
+	defer func(u, f int) { maxUsers, maxFeatures = u, f }(maxUsers, maxFeatures)
+	maxUsers, maxFeatures = 1000, 100
 	var b strings.Builder
 	b.WriteString("Users of F:  (Total of 1 license issued;  Total of 1 license in use)\n")
-	for i := 0; i <= maxUsers; i++ {
+	for i := 0; i < maxUsers; i++ {
 		b.WriteString("    1 RESERVATION for USER u (lic-a/27000)\n")
 	}
+	if _, err := Parse([]byte(b.String()), parseAt, chicago); err != nil {
+		t.Errorf("at the bound: %v", err)
+	}
+	b.WriteString("    1 RESERVATION for USER u (lic-a/27000)\n")
 	if _, err := Parse([]byte(b.String()), parseAt, chicago); err != errTooMany {
 		t.Errorf("users: %v", err)
 	}
@@ -283,6 +289,13 @@ func TestParseBounds(t *testing.T) {
 	}
 	if _, err := Parse([]byte(strings.Repeat("Error getting status: x\n", maxServers+1)), parseAt, chicago); err != errTooMany {
 		t.Errorf("status errors: %v", err)
+	}
+	b.Reset()
+	for i := 0; i <= maxFeatures; i++ {
+		fmt.Fprintf(&b, "Users of F%d:  (Uncounted, node-locked)\n", i)
+	}
+	if _, err := Parse([]byte(b.String()), parseAt, chicago); err != errTooMany {
+		t.Errorf("features: %v", err)
 	}
 	b.Reset()
 	b.WriteString("License server status: 27000@a\n")
