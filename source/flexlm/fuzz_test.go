@@ -16,7 +16,7 @@ import (
 // keep their promises (skipped texts short, counts not negative), and
 // maps without panic.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"triad.txt", "crlf.txt", "down.txt", "garbage.txt"} {
+	for _, name := range []string{"triad.txt", "crlf.txt", "down.txt", "garbage.txt", "no-server-lines.txt", "status-only.txt"} {
 		f.Add(readFixture(f, name))
 	}
 	f.Add([]byte("Users of F:  (Total of 9223372036854775807 licenses issued;  Total of 1 license in use)\n  \"F\" v1, vendor: v, expiry: 29-feb-2028\n    u h d (v1) (s/1 2), start Tue 2/29 0:00, 2 licenses (linger: 1 / 1)\n"))

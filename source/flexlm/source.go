@@ -129,8 +129,8 @@ func (s *Source) lmstat(ctx context.Context) (*snapshot, error) {
 }
 
 // judge decides whether a parsed answer is a successful poll: it is when
-// lmstat printed its status and at least one license server is up, even
-// with a triad member down.
+// at least one license server is up, even with a triad member down, or
+// when lmstat printed features without server lines.
 func judge(op string, st *Status, exitErr error) error {
 	up := 0
 	for _, sv := range st.Servers {
@@ -141,6 +141,8 @@ func judge(op string, st *Status, exitErr error) error {
 	switch {
 	case up > 0:
 		return nil
+	case len(st.Servers) == 0 && len(st.Errors) == 0 && len(st.Features) > 0:
+		return nil // features without the server lines: the server answered
 	case len(st.Servers) > 0 || len(st.Errors) > 0:
 		detail := "no license server is up"
 		if len(st.Errors) > 0 {
@@ -154,7 +156,7 @@ func judge(op string, st *Status, exitErr error) error {
 	case !st.sawHeader:
 		return &source.Error{Reason: source.ReasonDecode, Op: op, Detail: "the output is not lmstat's"}
 	default:
-		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "lmstat printed no license server line"}
+		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "lmstat printed neither a license server line nor a feature"}
 	}
 }
 

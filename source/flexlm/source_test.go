@@ -286,7 +286,9 @@ func TestPollReasons(t *testing.T) {
 		{"exit 1 triad.txt", ""}, // lmstat's non-zero exit with a server up
 		{"cat down.txt", source.ReasonConnection},
 		{"exit 1 down.txt", source.ReasonConnection},
-		{"exit 1 empty", source.ReasonConnection}, // nothing printed at all
+		{"exit 1 empty", source.ReasonConnection},     // nothing printed at all
+		{"cat no-server-lines.txt", ""},               // features without server lines: answered
+		{"cat status-only.txt", source.ReasonInvalid}, // a header, then nothing
 		{"cat garbage.txt", source.ReasonDecode},
 		{"cat empty", source.ReasonDecode},
 	} {
