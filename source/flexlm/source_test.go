@@ -300,10 +300,14 @@ func TestPollReasons(t *testing.T) {
 			} else {
 				parts[last] = fixturePath(t, parts[last])
 			}
+			t.Setenv("LM_LICENSE_FILE", "27000@s3cret-host")
 			s := newSource(t, newFake(t, strings.Join(parts, " ")), nil)
 			_, err := s.Licenses(context.Background())
 			if got := source.ReasonOf(err); got != tc.want || (tc.want != "" && err == nil) {
 				t.Fatalf("err %v (reason %q), want %q", err, got, tc.want)
+			}
+			if err != nil && (strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "/opt/flexlm")) {
+				t.Errorf("the error shows the environment or a license file path: %v", err)
 			}
 		})
 	}
