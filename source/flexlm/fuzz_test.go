@@ -55,7 +55,7 @@ func FuzzParse(f *testing.F) {
 		if users > maxUsers || len(st.Features) > maxFeatures {
 			t.Fatalf("%d users, %d features", users, len(st.Features))
 		}
-		snap := mapStatus(st, "27000@a")
+		snap := mapStatus(st, "27000@a", map[string]string{})
 		ids := map[string]bool{}
 		for _, l := range snap.licenses {
 			if ids[l.ID] {

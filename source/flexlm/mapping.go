@@ -41,7 +41,13 @@ type session struct {
 	floating                      bool
 }
 
-func mapStatus(st *Status, licenseServer string) *snapshot {
+// maxKnownVendors bounds the vendors remembered per source (features).
+const maxKnownVendors = 100_000
+
+// mapStatus maps one answer. known remembers each feature's vendor from
+// the version blocks of earlier answers (nil: remember nothing), so a
+// feature that goes unused keeps its license_id.
+func mapStatus(st *Status, licenseServer string, known map[string]string) *snapshot {
 	snap := &snapshot{status: st, licenses: make([]source.License, 0, len(st.Features))}
 	defaultVendor := vendorOfUnusedFeatures(st.Vendors)
 	seenServer := map[string]int{}
@@ -74,12 +80,22 @@ func mapStatus(st *Status, licenseServer string) *snapshot {
 		if f.Error != "" {
 			continue // no counts to report; the probe lists it
 		}
-		vendor := defaultVendor
+		vendor := ""
 		for _, b := range f.Blocks {
 			if b.Vendor != "" {
 				vendor = b.Vendor
 				break
 			}
+		}
+		switch {
+		case vendor != "":
+			if known != nil && known[f.Name] != vendor && (len(known) < maxKnownVendors || known[f.Name] != "") {
+				known[f.Name] = vendor
+			}
+		case known[f.Name] != "":
+			vendor = known[f.Name]
+		default:
+			vendor = defaultVendor
 		}
 		id := vendor + ":" + f.Name
 		if seenID[id] {

@@ -34,6 +34,9 @@ type Source struct {
 
 	mu  sync.Mutex
 	cur *sharedRun
+
+	vendorsMu sync.Mutex
+	vendors   map[string]string // feature -> vendor, from earlier answers' blocks
 }
 
 // reuseWindow is how long a finished run still serves the other calls of
@@ -71,10 +74,11 @@ func New(c *Config) (*Source, error) {
 		max = DefaultMaxResponseBytes
 	}
 	return &Source{
-		server: c.LicenseServer,
-		run:    runner{lmutil: lmutil, env: newEnv(c.Timezone), maxBytes: max},
-		loc:    c.Location(),
-		now:    time.Now,
+		server:  c.LicenseServer,
+		run:     runner{lmutil: lmutil, env: newEnv(c.Timezone), maxBytes: max},
+		loc:     c.Location(),
+		now:     time.Now,
+		vendors: map[string]string{},
 	}, nil
 }
 
@@ -125,7 +129,9 @@ func (s *Source) lmstat(ctx context.Context) (*snapshot, error) {
 	if err := judge(op, st, exitErr); err != nil {
 		return nil, err
 	}
-	return mapStatus(st, s.server), nil
+	s.vendorsMu.Lock()
+	defer s.vendorsMu.Unlock()
+	return mapStatus(st, s.server, s.vendors), nil
 }
 
 // judge decides whether a parsed answer is a successful poll: it is when

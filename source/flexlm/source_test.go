@@ -676,3 +676,29 @@ func TestVendorOfUnusedFeatures(t *testing.T) {
 		}
 	}
 }
+
+// A feature whose seats are all free has no version block, so no vendor;
+// with two vendor daemons up, the vendor a block named earlier keeps its
+// license_id.
+func TestUnusedFeatureKeepsItsVendor(t *testing.T) {
+	const head = "License server status: 27000@lic-a\n lic-a: license server UP v11.19.0\nVendor daemon status (on lic-a):\n csi: UP v11.19.0\n ansyslmd: UP v11.19.0\nFeature usage info:\n"
+	used := head + "Users of F:  (Total of 2 licenses issued;  Total of 1 license in use)\n  \"F\" v1.0, vendor: ansyslmd, expiry: permanent\n  floating license\n    u h d (v1.0) (lic-a/27000 1), start Wed 3/4 9:00\n"
+	unused := head + "Users of F:  (Total of 2 licenses issued;  Total of 0 licenses in use)\n"
+	ids := func(out string, known map[string]string) string {
+		st, err := Parse([]byte(out), parseAt, chicago)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mapStatus(st, "27000@lic-a", known).licenses[0].ID
+	}
+	if got := ids(unused, map[string]string{}); got != ":F" {
+		t.Errorf("never seen: %q", got)
+	}
+	known := map[string]string{}
+	if got := ids(used, known); got != "ansyslmd:F" {
+		t.Errorf("in use: %q", got)
+	}
+	if got := ids(unused, known); got != "ansyslmd:F" {
+		t.Errorf("unused after: %q", got)
+	}
+}
