@@ -25,7 +25,10 @@ var (
 // extra series after them. So a run is shared: a call joins the current
 // run unless a call of its own kind already used it or it finished more
 // than reuseWindow ago, and otherwise starts the next one. A poll's
-// Licenses, EachSession and Extra thus read the same answer.
+// Licenses, EachSession and Extra thus read the same answer. Two polls of
+// one Source at once could pair one's licenses with the other's sessions;
+// the collector polls a source one poll at a time, and the sidecar shares
+// concurrent reads (internal/sidecar).
 type Source struct {
 	server string
 	run    runner
