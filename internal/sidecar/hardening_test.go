@@ -328,7 +328,7 @@ func TestFailedLoginsCountedAndLogged(t *testing.T) {
 func TestLoginQueuePerClient(t *testing.T) {
 	var fails, throttled = newLoginMetrics()
 	l := &login{logger: slog.New(slog.DiscardHandler), now: time.Now, failures: fails, throttled: throttled,
-		slots: make(chan struct{}, 2), good: map[[32]byte]struct{}{}, clients: map[netip.Addr]*clientGate{}}
+		slots: make(chan struct{}, 2), budget: newLimiter(), good: map[[32]byte]struct{}{}, clients: map[netip.Addr]*clientGate{}}
 	a, b := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")
 	for range loginQueuePerClient {
 		if l.enter(a) == nil {
@@ -410,4 +410,49 @@ func FuzzToolkitConfig(f *testing.F) {
 			t.Fatalf("http2 changed")
 		}
 	})
+}
+
+// One address gets loginChecksBurst password checks, then 429 without a
+// check; a credential already found right still passes, and another
+// address is not affected.
+func TestLoginCheckBudget(t *testing.T) {
+	fails, throttled := newLoginMetrics()
+	l, err := newLogin(writeWebConfig(t, t.TempDir(), ""), slog.New(slog.DiscardHandler), func() time.Time { return testNow }, fails, throttled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	l.tarpit = 0
+	h := l.wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	send := func(from, pass string) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = from + ":5000"
+		r.SetBasicAuth("alice", pass)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if c := send("127.0.0.2", "alice-pass"); c != http.StatusOK {
+		t.Fatalf("right password: %d", c)
+	}
+	for i := 1; i < loginChecksBurst; i++ {
+		if c := send("127.0.0.2", "wrong"); c != http.StatusUnauthorized {
+			t.Fatalf("check %d: %d, want 401", i, c)
+		}
+	}
+	if c := send("127.0.0.2", "wrong"); c != http.StatusTooManyRequests {
+		t.Errorf("past the budget: %d, want 429", c)
+	}
+	if n := testutil.ToFloat64(fails); n != loginChecksBurst-1 {
+		t.Errorf("%g failures counted, want %d (the 429 is not a check)", n, loginChecksBurst-1)
+	}
+	if c := send("127.0.0.2", "alice-pass"); c != http.StatusOK {
+		t.Errorf("a cached right password past the budget: %d", c)
+	}
+	if c := send("127.0.0.1", "wrong"); c != http.StatusUnauthorized {
+		t.Errorf("another address: %d, want 401", c)
+	}
+	if n := testutil.ToFloat64(throttled); n != 1 {
+		t.Errorf("throttled %g, want 1", n)
+	}
 }

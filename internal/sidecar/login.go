@@ -32,7 +32,17 @@ import (
 const (
 	// loginQueuePerClient bounds the requests of one client address that
 	// wait for or run a password check; past it they get 429.
-	loginQueuePerClient = 4
+	loginQueuePerClient = 8
+	// loginChecksBurst and loginChecksPerSec bound the password checks of
+	// one client address (a token bucket); past them it gets 429 without a
+	// check, so one client cannot keep a CPU busy with bcrypt. A credential
+	// already found right needs no check and passes.
+	loginChecksBurst  = 10
+	loginChecksPerSec = 1
+	// loginTarpit holds a 429 this long (less if the client leaves): a
+	// flooding client waits instead of making the sidecar answer it
+	// thousands of times a second.
+	loginTarpit = time.Second
 	// loginCacheSize bounds the cache of checked good credentials; only a
 	// right password adds to it, so wrong ones cannot evict anybody.
 	loginCacheSize = 4096
@@ -55,9 +65,10 @@ func verifiedUser(r *http.Request) string {
 }
 
 // login checks basic auth. Each client address has at most one password
-// check running and loginQueuePerClient in all; all clients together run at
-// most GOMAXPROCS checks. A flood from one address therefore holds one
-// check slot and waits behind itself.
+// check running, loginQueuePerClient in all and loginChecksPerSec on
+// average; all clients together run at most GOMAXPROCS checks. A flood
+// from one address therefore holds at most one check slot, mostly none,
+// and waits behind itself.
 type login struct {
 	path      string
 	logger    *slog.Logger
@@ -65,6 +76,8 @@ type login struct {
 	failures  prometheus.Counter
 	throttled prometheus.Counter
 	slots     chan struct{}
+	budget    *limiter // password checks per client address
+	tarpit    time.Duration
 	toolkit   *memFile
 
 	mu       sync.Mutex
@@ -88,7 +101,7 @@ func newLoginMetrics() (failures, throttled prometheus.Counter) {
 			Help: "Basic auth logins refused for a wrong user name or password.",
 		}), prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "license_sidecar_auth_throttled_total",
-			Help: "Requests refused with 429 because their client address already had its password checks queued.",
+			Help: "Requests refused with 429 because their client address had too many password checks queued or in the last seconds.",
 		})
 }
 
@@ -96,6 +109,8 @@ func newLogin(path string, logger *slog.Logger, now func() time.Time, failures, 
 	l := &login{
 		path: path, logger: logger, now: now, failures: failures, throttled: throttled,
 		slots:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		budget:  newLimiter(),
+		tarpit:  loginTarpit,
 		good:    map[[32]byte]struct{}{},
 		clients: map[netip.Addr]*clientGate{},
 	}
@@ -107,6 +122,7 @@ func newLogin(path string, logger *slog.Logger, now func() time.Time, failures, 
 	if err != nil {
 		return nil, err
 	}
+	l.budget.configure(loginChecksBurst, loginChecksBurst*time.Second/loginChecksPerSec)
 	if l.toolkit, err = newMemFile(tk); err != nil {
 		return nil, fmt.Errorf("web config for exporter-toolkit: %w", err)
 	}
@@ -249,8 +265,11 @@ func (l *login) wrap(h http.Handler) http.Handler {
 				return
 			case errors.Is(err, errLoginBusy):
 				l.throttled.Inc()
+				if !l.hold(r.Context()) {
+					return
+				}
 				w.Header().Set("Retry-After", "1")
-				http.Error(w, "too many logins from your address at once; try again", http.StatusTooManyRequests)
+				http.Error(w, "too many password checks from your address; try again later", http.StatusTooManyRequests)
 				return
 			case errors.Is(err, errLoginGaveUp):
 				return // the client left
@@ -260,6 +279,21 @@ func (l *login) wrap(h http.Handler) http.Handler {
 		w.Header().Set("WWW-Authenticate", `Basic realm="license_sidecar"`)
 		http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 	})
+}
+
+// hold waits l.tarpit; false if the client left first.
+func (l *login) hold(ctx context.Context) bool {
+	if l.tarpit <= 0 {
+		return true
+	}
+	t := time.NewTimer(l.tarpit)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 var (
@@ -287,6 +321,9 @@ func (l *login) check(ctx context.Context, client netip.Addr, users map[string][
 	key := credKey(user, hash, pass)
 	if known && l.cached(key) {
 		return nil
+	}
+	if !l.budget.allow(client.String(), l.now()) {
+		return errLoginBusy
 	}
 	g := l.enter(client)
 	if g == nil {
