@@ -81,7 +81,8 @@ FUZZ_TARGETS := \
 	./source/csi:FuzzDecodeMatchesStdlib \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/sidecar:FuzzToolkitConfig ./internal/identity:FuzzCheck \
-	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies
+	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \
+	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip
 fuzz-seeds:
 	@echo ">> fuzz seed corpora"
 	@for t in $(FUZZ_TARGETS); do \

@@ -105,18 +105,6 @@ func (c *Collector) snapshotPollers() []*Poller {
 	return c.pollers
 }
 
-// views returns the latest view of each source that has one.
-func (c *Collector) views() []*view {
-	pollers := c.snapshotPollers()
-	vs := make([]*view, 0, len(pollers))
-	for _, p := range pollers {
-		if v := p.view.Load(); v != nil {
-			vs = append(vs, v)
-		}
-	}
-	return vs
-}
-
 // healthCollector is the poll health of every source, without the domain
 // series: what Handler gathers through client_golang.
 type healthCollector struct{ c *Collector }

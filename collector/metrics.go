@@ -11,8 +11,8 @@ var (
 )
 
 // The domain families: the series of a view. The handler renders them
-// itself (expose.go) and Collect builds them as const metrics; both take
-// names and help from this table. The order is by name, as the
+// itself (view.go's Render) and Collect builds them as const metrics;
+// both take names and help from this table. The order is by name, as the
 // exposition sorts them.
 const (
 	famExpiry = iota

@@ -3,11 +3,11 @@ package collector
 import (
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/exposition"
 	"github.com/license-monitor/license-monitor/source"
 )
 
@@ -16,15 +16,13 @@ import (
 // immutable once built; scrapes share it.
 //
 // It keeps no session and no built metric: a scrape renders the series
-// from these compact rows (expose.go), and only the gzip-compressed form,
-// about a twentieth of the text, is kept once a scrape asked for it.
+// from these compact rows (Render), and internal/exposition keeps their
+// gzip-compressed form, about a twentieth of the text, once a scrape
+// asked for it.
 type view struct {
 	source   string
 	licenses []source.License // by (edition, id): the exposition's order
 	users    []userSeries     // by (edition, host, product, user), likewise
-
-	gzOnce sync.Once
-	gz     [numFamilies]segment
 }
 
 // userSeries is one (product, edition, user, host).
@@ -163,8 +161,8 @@ func (b *viewBuilder) view() *view {
 	return v
 }
 
-// count is the number of series of family f in v.
-func (v *view) count(f int) int {
+// Count is the number of series of family f in v.
+func (v *view) Count(f int) int {
 	switch {
 	case families[f].user:
 		return len(v.users)
@@ -235,6 +233,45 @@ func (v *view) collect(ch chan<- prometheus.Metric) {
 				ch <- gauge(fam.desc, val, v.source, l.ID, l.Product, l.Edition, l.Type)
 			}
 		}
+	}
+}
+
+// Render writes the lines of family f's series in v: the exporter's
+// /metrics (handler.go), which renders the same series as collect
+// without building them.
+func (v *view) Render(w *exposition.Writer, f int) {
+	name := families[f].name
+	if families[f].user {
+		for i := range v.users {
+			u := &v.users[i]
+			w.Sample(name, []exposition.Label{
+				{Name: "edition", Value: u.edition},
+				{Name: "host", Value: u.host},
+				{Name: "product", Value: u.product},
+				{Name: "source", Value: v.source},
+				{Name: "user", Value: u.user},
+			}, userValue(f, u))
+		}
+		return
+	}
+	for i := range v.licenses {
+		l := &v.licenses[i]
+		val, ok := licenseValue(f, l)
+		if !ok {
+			continue
+		}
+		labels := []exposition.Label{
+			{Name: "edition", Value: l.Edition},
+			{Name: "license_id", Value: l.ID},
+			{Name: "license_type", Value: l.Type},
+			{Name: "product", Value: l.Product},
+			{Name: "source", Value: v.source},
+			{Name: "version", Value: l.Version},
+		}
+		if f != famInfo {
+			labels = labels[:5] // only info has a version
+		}
+		w.Sample(name, labels, val)
 	}
 }
 

@@ -1,4 +1,4 @@
-package collector
+package exposition
 
 import (
 	"bytes"
@@ -7,19 +7,17 @@ import (
 	"hash/crc32"
 	"io"
 	"sync"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 // A gzip response is one gzip member whose deflate stream is spliced from
 // segments. Each segment is the output of a fresh deflate writer that was
 // flushed but not closed: a byte-aligned run of non-final blocks that
 // refers to nothing before it, so segments can follow one another in any
-// order. A view's segments are compressed once and reused by every gzip
-// scrape until the next poll; only the small rest (poll health, process
-// and Go metrics) is compressed per scrape. The trailer's CRC-32 is
-// combined from the segments' own.
+// order. A Renderer's segments are compressed once and reused by every
+// gzip scrape while it is served (cache.go); only the small rest (the
+// gathered families) is compressed per scrape. The trailer's CRC-32 is
+// combined from the segments' own. Why one member and not one per
+// segment: see the package comment.
 
 // segment is compressed text with the CRC-32 and length of the text.
 type segment struct {
@@ -29,8 +27,9 @@ type segment struct {
 }
 
 // gzipLevel trades size for CPU: the cached segments are compressed once
-// per poll, but the per-scrape rest and a huge tier's first gzip scrape
-// after a poll pay for it. Exposition text shrinks about tenfold even so.
+// per generation, but the per-scrape rest and a huge tier's first gzip
+// scrape after a poll pay for it. Exposition text shrinks about tenfold
+// even so.
 const gzipLevel = flate.BestSpeed
 
 // flateWriters keeps a few deflate writers for good. Each holds about
@@ -61,7 +60,7 @@ func putFlate(fw *flate.Writer) {
 // compress renders text through a fresh deflate writer into a segment
 // kept by the caller. sizeHint, the expected compressed size, spares the
 // output its doublings, most of the garbage a view's compression made.
-func compress(sizeHint int, render func(ew *expoWriter)) segment {
+func compress(sizeHint int, render func(w *Writer)) segment {
 	var out bytes.Buffer
 	out.Grow(sizeHint)
 	s := compressInto(&out, render)
@@ -71,20 +70,20 @@ func compress(sizeHint int, render func(ew *expoWriter)) segment {
 	return s
 }
 
-// bytesPerSeries estimates the compressed size of one series' line: the
+// bytesPerSample estimates the compressed size of one sample line: the
 // text is about 110 bytes and deflate's fastest level keeps about 1/10.
-const bytesPerSeries = 12
+const bytesPerSample = 12
 
 // compressInto renders text through a fresh deflate writer into out; the
 // segment's data is out's bytes.
-func compressInto(out *bytes.Buffer, render func(ew *expoWriter)) segment {
+func compressInto(out *bytes.Buffer, render func(w *Writer)) segment {
 	fw := getFlate(out)
 	defer putFlate(fw)
 	cw := &crcWriter{w: fw, crc: crc32.NewIEEE()}
-	ew := newExpoWriter(cw)
-	render(ew)
-	ew.flush()
-	ew.release()
+	w := newWriter(cw)
+	render(w)
+	w.flush()
+	w.release()
 	// Writes into a bytes.Buffer cannot fail.
 	_ = fw.Flush()
 	return segment{data: out.Bytes(), crc: cw.crc.Sum32(), size: cw.n}
@@ -108,69 +107,14 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// headerSegments are the compressed HELP and TYPE lines of each family.
-var headerSegments = sync.OnceValue(func() *[numFamilies]segment {
-	var hs [numFamilies]segment
-	for f := range hs {
-		hs[f] = compress(0, func(ew *expoWriter) { ew.buf = appendHeader(ew.buf, f) })
-	}
-	return &hs
-})
-
-// gzipped returns v's compressed series by family, compressing them on
-// the first call.
-func (v *view) gzipped() *[numFamilies]segment {
-	v.gzOnce.Do(func() {
-		for f := range numFamilies {
-			if n := v.count(f); n > 0 {
-				v.gz[f] = compress(n*bytesPerSeries, func(ew *expoWriter) { v.render(ew, f) })
-			}
-		}
-	})
-	return &v.gz
-}
-
 // gzipHeader is a gzip member header: deflate, no name, no time, unknown OS.
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
 
 // finalBlock is an empty final deflate block (fixed Huffman codes).
 var finalBlock = []byte{0x03, 0x00}
 
-// writeGzip writes the exposition to w as one gzip member.
-func writeGzip(w io.Writer, views []*view, mfs []*dto.MetricFamily) error {
-	var segs []*segment
-	var live []*bytes.Buffer
-	defer func() {
-		for _, b := range live {
-			b.Reset()
-			liveBufs.Put(b)
-		}
-	}()
-	err := walk(views, mfs, func(f int) error {
-		segs = append(segs, &headerSegments()[f])
-		for _, v := range views {
-			if s := &v.gzipped()[f]; s.size > 0 {
-				segs = append(segs, s)
-			}
-		}
-		return nil
-	}, func(run []*dto.MetricFamily) error {
-		var err error
-		buf := liveBufs.Get().(*bytes.Buffer)
-		live = append(live, buf)
-		s := compressInto(buf, func(ew *expoWriter) {
-			for _, mf := range run {
-				if _, err = expfmt.MetricFamilyToText(ew, mf); err != nil {
-					return
-				}
-			}
-		})
-		segs = append(segs, &s)
-		return err
-	})
-	if err != nil {
-		return err
-	}
+// writeSpliced writes segs to w as one gzip member.
+func writeSpliced(w io.Writer, segs []*segment) error {
 	var crc uint32
 	var size int64
 	if _, err := w.Write(gzipHeader); err != nil {
@@ -187,7 +131,7 @@ func writeGzip(w io.Writer, views []*view, mfs []*dto.MetricFamily) error {
 	copy(trailer[:], finalBlock)
 	binary.LittleEndian.PutUint32(trailer[2:], crc)
 	binary.LittleEndian.PutUint32(trailer[6:], uint32(size))
-	_, err = w.Write(trailer[:])
+	_, err := w.Write(trailer[:])
 	return err
 }
 

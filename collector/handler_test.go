@@ -4,20 +4,22 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"hash/crc32"
 	"io"
-	"math/rand/v2"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/exposition"
+	"github.com/license-monitor/license-monitor/internal/simulator"
 	"github.com/license-monitor/license-monitor/source"
 )
 
@@ -91,7 +93,7 @@ func TestHandlerMatchesPromhttp(t *testing.T) {
 
 	h := c.Handler(nil, HandlerOpts{})
 	resp, got := get(t, h, false)
-	if ct := resp.Header.Get("Content-Type"); ct != string(textFormat) || resp.Header.Get("Content-Encoding") != "" {
+	if ct := resp.Header.Get("Content-Type"); ct != string(expfmt.NewFormat(expfmt.TypeTextPlain)) || resp.Header.Get("Content-Encoding") != "" {
 		t.Errorf("Content-Type %q, Content-Encoding %q", ct, resp.Header.Get("Content-Encoding"))
 	}
 	if !bytes.Equal(got, want) {
@@ -187,78 +189,49 @@ func TestHandlerBeforeAnyPoll(t *testing.T) {
 	}
 }
 
-// TestHandlerInFlightLimit: a scrape over the bound is refused with 503
-// while another is in flight.
-func TestHandlerInFlightLimit(t *testing.T) {
-	c, _ := newTestCollector(t, &fakeUpstream{}, "")
-	entered, release := make(chan struct{}), make(chan struct{})
-	blocking := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		close(entered)
-		<-release
-		return nil, nil
-	})
-	srv := httptest.NewServer(c.Handler(blocking, HandlerOpts{MaxRequestsInFlight: 1}))
-	defer srv.Close()
-	done := make(chan int)
-	go func() {
-		resp, err := http.Get(srv.URL)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	<-entered
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	close(release)
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("second scrape: %d, want 503", resp.StatusCode)
-	}
-	if code := <-done; code != http.StatusOK {
-		t.Errorf("first scrape: %d, want 200", code)
-	}
-}
-
-func TestAcceptsGzip(t *testing.T) {
-	for header, want := range map[string]bool{
-		"":                         false,
-		"gzip":                     true,
-		"GZIP":                     true,
-		"deflate, gzip;q=0.5":      true,
-		"gzip;q=0":                 false,
-		"gzip; q=0.000, identity":  false,
-		"identity":                 false,
-		"*":                        true,
-		"br, zstd":                 false,
-		"x-gzip-not-really":        false,
-		"zstd;q=1.0, gzip;q=0.001": true,
-	} {
-		if got := acceptsGzip(header); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
-		}
+// BenchmarkFirstGzipScrape measures what the first gzip scrape after a
+// poll pays on top of a steady one: compressing the new view, once. The
+// report of `make bench` measures steady scrapes.
+func BenchmarkFirstGzipScrape(b *testing.B) {
+	for _, tier := range []simulator.Tier{simulator.TierLarge, simulator.TierHuge} {
+		b.Run(string(tier), func(b *testing.B) {
+			sim, err := simulator.New(simulator.Options{Tier: tier, Seed: 1, Start: time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(sim.Handler())
+			defer srv.Close()
+			defer sim.Close()
+			cfg, err := config.LoadExporter([]byte("sources:\n  - name: bench\n    url: "+srv.URL+simulator.APIPrefix+"\n    timeout: 50s\n    max_response_bytes: 268435456\n"), b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := NewPoller(cfg.Sources[0], "bench", slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Poll(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			polled := p.view.Load()
+			var v *view
+			h := exposition.NewHandler(exposedFamilies, func() []exposition.Renderer { return []exposition.Renderer{v} }, nil, exposition.HandlerOpts{})
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			w := discardResponse{http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				// A view the handler has not seen, as after a poll.
+				v = &view{source: polled.source, licenses: polled.licenses, users: polled.users}
+				h.ServeHTTP(w, req)
+			}
+		})
 	}
 }
 
-// TestCRC32Combine checks the combination against the CRC of the
-// concatenation, for random lengths including empty parts.
-func TestCRC32Combine(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 200 {
-		a, b := make([]byte, r.IntN(3000)), make([]byte, r.IntN(3000))
-		for i := range a {
-			a[i] = byte(r.Uint32())
-		}
-		for i := range b {
-			b[i] = byte(r.Uint32())
-		}
-		want := crc32.ChecksumIEEE(append(append([]byte{}, a...), b...))
-		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))); got != want {
-			t.Fatalf("len %d+%d: combined %08x, want %08x", len(a), len(b), got, want)
-		}
-	}
-}
+// discardResponse is a ResponseWriter that keeps nothing.
+type discardResponse struct{ h http.Header }
+
+func (d discardResponse) Header() http.Header         { return d.h }
+func (d discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardResponse) WriteHeader(int)             {}
