@@ -286,6 +286,7 @@ func TestFailedLoginsCountedAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.close()
+	l.budget.configure(1000, time.Second) // the budget is TestLoginCheckBudget's
 	h := l.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, verifiedUser(r)) }))
 	send := func(user, pass string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)

@@ -33,12 +33,13 @@ const (
 	// loginQueuePerClient bounds the requests of one client address that
 	// wait for or run a password check; past it they get 429.
 	loginQueuePerClient = 8
-	// loginChecksBurst and loginChecksPerSec bound the password checks of
+	// loginChecksBurst and loginCheckEvery bound the password checks of
 	// one client address (a token bucket); past them it gets 429 without a
-	// check, so one client cannot keep a CPU busy with bcrypt. A credential
-	// already found right needs no check and passes.
-	loginChecksBurst  = 10
-	loginChecksPerSec = 1
+	// check, so one client keeps a CPU busy with bcrypt at most a few
+	// percent of the time. A credential already found right needs no
+	// check and passes.
+	loginChecksBurst = 5
+	loginCheckEvery  = 2 * time.Second
 	// loginTarpit holds a 429 this long (less if the client leaves): a
 	// flooding client waits instead of making the sidecar answer it
 	// thousands of times a second.
@@ -65,8 +66,8 @@ func verifiedUser(r *http.Request) string {
 }
 
 // login checks basic auth. Each client address has at most one password
-// check running, loginQueuePerClient in all and loginChecksPerSec on
-// average; all clients together run at most GOMAXPROCS checks. A flood
+// check running, loginQueuePerClient in all and one per loginCheckEvery
+// on average; all clients together run at most GOMAXPROCS checks. A flood
 // from one address therefore holds at most one check slot, mostly none,
 // and waits behind itself.
 type login struct {
@@ -122,7 +123,7 @@ func newLogin(path string, logger *slog.Logger, now func() time.Time, failures, 
 	if err != nil {
 		return nil, err
 	}
-	l.budget.configure(loginChecksBurst, loginChecksBurst*time.Second/loginChecksPerSec)
+	l.budget.configure(loginChecksBurst, loginChecksBurst*loginCheckEvery)
 	if l.toolkit, err = newMemFile(tk); err != nil {
 		return nil, fmt.Errorf("web config for exporter-toolkit: %w", err)
 	}
