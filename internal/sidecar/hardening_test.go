@@ -457,3 +457,24 @@ func TestLoginCheckBudget(t *testing.T) {
 		t.Errorf("throttled %g, want 1", n)
 	}
 }
+
+// Every answer carries the security headers, the login check's 401 too.
+func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	up := newFakeUpstream(t)
+	ts := startSidecar(t, up, "", true)
+	for _, c := range []struct {
+		who  caller
+		path string
+		want int
+	}{{caller{}, "/", http.StatusUnauthorized}, {admin, "/-/healthy", http.StatusOK}, {nobody, "/", http.StatusForbidden}} {
+		ans := ts.do(t, c.who, http.MethodGet, c.path, nil, nil)
+		if ans.status != c.want {
+			t.Errorf("%s as %q: %d, want %d", c.path, c.who.basicUser, ans.status, c.want)
+		}
+		for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store", "Referrer-Policy": "same-origin"} {
+			if got := ans.header.Get(k); got != v {
+				t.Errorf("%s as %q: %s %q, want %q", c.path, c.who.basicUser, k, got, v)
+			}
+		}
+	}
+}

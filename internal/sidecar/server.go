@@ -140,10 +140,12 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
 	_ = s.reloads.Apply(func() ([]any, error) { s.apply(st); return configAttrs(cfg), nil })
-	s.handler = s.routes()
+	h := s.routes()
 	if s.login != nil {
-		s.handler = s.login.wrap(s.handler)
+		h = s.login.wrap(h)
 	}
+	// Outermost, so that login's 401 and 429 carry the headers too.
+	s.handler = securityHeaders(h)
 	go s.flushLoop()
 	return s, nil
 }
@@ -296,7 +298,7 @@ func (s *Server) routes() http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.serveCrossOriginDenied))
-	return securityHeaders(cop.Handler(mux))
+	return cop.Handler(mux)
 }
 
 // securityHeaders keeps the page out of frames and caches, and sniffing
