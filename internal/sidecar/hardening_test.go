@@ -478,3 +478,35 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		}
 	}
 }
+
+// Rotation: after the file is moved, SIGHUP's reload reopens audit_log
+// even when the new config file is refused.
+func TestReloadReopensAuditLogWhenRefused(t *testing.T) {
+	up := newFakeUpstream(t)
+	hs := newHandlerSidecar(t, up, io.Discard, "")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	if err := hs.audit.reopen(path, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	id := sessionID("carol@acme.example", kindSignIn)
+	hs.post("nobody", id)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(bad, []byte("unknown_key: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.ReloadFile(bad); err == nil {
+		t.Fatal("a bad config was accepted")
+	}
+	hs.post("bob", id) // a refusal of another identity: written at once
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("audit_log was not reopened: %v", err)
+	}
+	if recs := decodeAudit(t, string(b)); len(recs) != 1 || recs[0].Identity != "bob" {
+		t.Errorf("the new file holds %+v, want bob's line", recs)
+	}
+}
