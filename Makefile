@@ -80,7 +80,7 @@ FUZZ_TARGETS := \
 	./source/csi:FuzzDecodeLicenses ./source/csi:FuzzDecodeSessions \
 	./source/csi:FuzzDecodeMatchesStdlib ./source/flexlm:FuzzParse \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
-	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/identity:FuzzCheck \
+	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/sidecar:FuzzToolkitConfig ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \
 	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip \
 	./internal/probe:FuzzAnalyze
