@@ -133,8 +133,11 @@ func newServer(sim *simulator.Simulator, logger *slog.Logger) *http.Server {
 		Handler:           logRequests(logger, sim.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		// Answers restart this deadline after a fault's wait and for each
+		// chunk of a huge body (internal/simulator/http.go).
+		WriteTimeout: simulator.WriteTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	srv.RegisterOnShutdown(sim.Close)
 	return srv

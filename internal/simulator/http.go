@@ -21,6 +21,19 @@ import (
 
 const contentTypeJSON = "application/json"
 
+// WriteTimeout is how long an answer may take to write, counted from when
+// it starts: after a latency or hang fault has waited, and again for each
+// chunk of a huge fault's stream. The server's WriteTimeout should be the
+// same, for everything else. A client that stops reading is cut off after
+// it; one that reads is never cut off by a long fault or a huge body.
+const WriteTimeout = time.Minute
+
+// extendWriteDeadline restarts w's write deadline; ignored where the
+// writer cannot set one (a recorder in tests).
+func extendWriteDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
+}
+
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
@@ -95,6 +108,8 @@ func (s *Simulator) api(ep string, serve func(http.ResponseWriter, *http.Request
 			}
 			return
 		}
+		// The wait may have used up the server's WriteTimeout.
+		extendWriteDeadline(w)
 		switch f.Kind {
 		case FaultHTTP5xx:
 			writeError(w, f.Status, "internal", "simulated server error")
@@ -284,6 +299,7 @@ func streamHuge(w http.ResponseWriter, status int, size int64, pre, post []byte,
 	remaining := size - int64(len(pre)) - int64(len(post))
 	buf = append(buf, pre...)
 	flush := func() bool {
+		extendWriteDeadline(w)
 		if _, err := w.Write(buf); err != nil {
 			return false
 		}
