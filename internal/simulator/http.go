@@ -400,14 +400,14 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		streamHuge(w, http.StatusOK, f.HugeBytes, pre, post, items)
 		return
 	}
-	writeBody(w, http.StatusOK, s.sessionsPage(snap, off, size, f.Kind), f)
+	writeBody(w, http.StatusOK, s.sessionsPage(snap, off, size, f), f)
 }
 
 // sessionsPage encodes the page of size sessions at off, as the paging
 // faults distort it.
-func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, kind FaultKind) []byte {
+func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, f Fault) []byte {
 	n := uint64(len(snap.sessions))
-	switch kind {
+	switch f.Kind {
 	case FaultEndlessPages:
 		// A fresh token every time; the content wraps around.
 		next := encodeToken(s.seed, snap.version, off+uint64(size))
@@ -419,14 +419,29 @@ func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, kind Faul
 	case FaultRepeatToken:
 		// The token handed out is the one that fetched this page.
 		return snap.page(int(off), size, encodeToken(s.seed, snap.version, off), false)
-	case FaultDuplicateIDs:
+	case FaultDuplicateIDs, FaultLongNames, FaultFutureStart:
 		end := min(off+uint64(size), n)
 		page := csi.SessionsDoc{Sessions: make([]csi.SessionDoc, 0, end-off)}
 		for _, x := range snap.sessions[off:end] {
 			page.Sessions = append(page.Sessions, x.doc(s.acct.licenses[x.lic].id))
 		}
-		if len(page.Sessions) > 1 {
-			page.Sessions[1].ID = page.Sessions[0].ID
+		switch f.Kind {
+		case FaultDuplicateIDs:
+			if len(page.Sessions) > 1 {
+				page.Sessions[1].ID = page.Sessions[0].ID
+			}
+		case FaultLongNames:
+			// Each user stays distinct: its name, padded.
+			pad := strings.Repeat("x", f.NameBytes)
+			for i := range page.Sessions {
+				if u := page.Sessions[i].User; len(u) < f.NameBytes {
+					page.Sessions[i].User = u + pad[:f.NameBytes-len(u)]
+				}
+			}
+		case FaultFutureStart:
+			if len(page.Sessions) > 0 {
+				page.Sessions[0].StartedAt = FutureStart
+			}
 		}
 		if end < n {
 			page.NextPageToken = encodeToken(s.seed, snap.version, end)
