@@ -187,7 +187,7 @@ func (s *Source) UserSeriesLimit() int {
 // Validate checks one source and resolves its files relative to dir.
 func (s *Source) Validate(dir string) error {
 	if !sourceNameRE.MatchString(s.Name) {
-		return fmt.Errorf("name %q must match [a-zA-Z0-9_-]+", s.Name)
+		return errors.New("name must match [a-zA-Z0-9_-]+ (the value is not shown)")
 	}
 	if s.Spec == nil {
 		_, err := source.NewConfig(s.Type)
@@ -255,6 +255,11 @@ func LoadExporterFile(path string) (*Exporter, error) {
 
 // LoadExporter parses and validates a config; dir resolves relative files.
 func LoadExporter(b []byte, dir string) (*Exporter, error) {
+	cfg, err := loadExporter(b, dir)
+	return cfg, hideValues(b, err)
+}
+
+func loadExporter(b []byte, dir string) (*Exporter, error) {
 	var cfg Exporter
 	if err := UnmarshalStrict(b, &cfg); err != nil {
 		return nil, err
@@ -266,6 +271,9 @@ func LoadExporter(b []byte, dir string) (*Exporter, error) {
 	for i := range cfg.Sources {
 		s := &cfg.Sources[i]
 		if err := s.Validate(dir); err != nil {
+			if !sourceNameRE.MatchString(s.Name) {
+				return nil, fmt.Errorf("sources[%d]: %w", i, err)
+			}
 			return nil, fmt.Errorf("sources[%d] (%q): %w", i, s.Name, err)
 		}
 		if seen[s.Name] {
@@ -287,6 +295,7 @@ func UnmarshalStrict(b []byte, v any) error {
 		return nil
 	}
 	msg := unknownFieldRE.ReplaceAllString(err.Error(), `line $1: unknown key "$2"`)
+	msg = nameTypeErrors(b, msg)
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	return errors.New(strings.ReplaceAll(msg, "\n ", ""))
 }
