@@ -55,20 +55,24 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 // routes registers the upstream API and the control API on mux. Each path
 // also has a method-less pattern, less specific than its method's, so a
 // wrong method gets upstream's JSON 405 rather than ServeMux's text one.
-func (s *Simulator) routes(mux *http.ServeMux) {
-	api := func(p string) string { return APIPrefix + "/" + p }
+func (s *Simulator) routes(mux *http.ServeMux, apiRoutes, control bool) {
+	apiPath := func(p string) string { return APIPrefix + "/" + p }
 	handle := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(method+" "+path, h)
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w, method) })
 	}
 	handle(http.MethodGet, "/-/healthy", serve.Healthy.ServeHTTP)
-	handle(http.MethodGet, api(csi.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
-		s.serveLicenses(w, f)
-	}))
-	handle(http.MethodGet, api(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
-	handle(http.MethodPost, api(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
-		func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
-	s.controlRoutes(handle)
+	if apiRoutes {
+		handle(http.MethodGet, apiPath(csi.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
+			s.serveLicenses(w, f)
+		}))
+		handle(http.MethodGet, apiPath(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
+		handle(http.MethodPost, apiPath(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
+			func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
+	}
+	if control {
+		s.controlRoutes(handle)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such path")
 	})
@@ -76,9 +80,19 @@ func (s *Simulator) routes(mux *http.ServeMux) {
 
 // Handler serves the simulated API under APIPrefix, the control API under
 // /-/control and /-/healthy.
-func (s *Simulator) Handler() http.Handler {
+func (s *Simulator) Handler() http.Handler { return s.handler(true, true) }
+
+// APIHandler is Handler without the control API (which answers 404), for
+// a listener that others reach while the control API listens elsewhere,
+// e.g. on loopback only (ControlHandler).
+func (s *Simulator) APIHandler() http.Handler { return s.handler(true, false) }
+
+// ControlHandler serves only the control API and /-/healthy.
+func (s *Simulator) ControlHandler() http.Handler { return s.handler(false, true) }
+
+func (s *Simulator) handler(api, control bool) http.Handler {
 	mux := http.NewServeMux()
-	s.routes(mux)
+	s.routes(mux, api, control)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// ServeMux would redirect a path like sessions//terminate to its
 		// clean form; upstream answers 404, and so does the simulator.
