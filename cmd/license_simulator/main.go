@@ -34,10 +34,10 @@ func main() {
 // flags are the command line's values.
 type flags struct {
 	listen, controlListen, startTime, now, scale, tokenFile, keyFile, fault, timezone string
-	seed                                                               int64
-	speed                                                              float64
-	churn, churnSet                                                    bool
-	log                                                                *promslog.Config
+	seed                                                                              int64
+	speed                                                                             float64
+	churn, churnSet                                                                   bool
+	log                                                                               *promslog.Config
 }
 
 // parseFlags reads args; exit >= 0 means the program ends with that code
