@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/collector"
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/probe"
 	"github.com/license-monitor/license-monitor/internal/serve"
 	_ "github.com/license-monitor/license-monitor/source/all" // every source type
 )
@@ -36,6 +38,9 @@ func run() int {
 	logger := promslog.New(f.log)
 	if f.configCheck {
 		return checkConfig(f.configFile)
+	}
+	if f.probe.Source != "" || f.probe.DumpDir != "" || f.probe.ShowUsers {
+		return runProbe(f)
 	}
 
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
@@ -70,6 +75,7 @@ type flags struct {
 	maxConnsPerClient int
 	web               *web.FlagConfig
 	log               *promslog.Config
+	probe             probe.Options
 }
 
 func parseFlags() flags {
@@ -79,6 +85,9 @@ func parseFlags() flags {
 	kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	kingpin.Flag("web.max-connections-per-client", "Most connections one client (an IPv4 address or IPv6 /64) may hold open; more are closed on accept. 0: no limit.").
 		Default(strconv.Itoa(defaultMaxConnsPerClient)).IntVar(&f.maxConnsPerClient)
+	kingpin.Flag("source.probe", "Read the named source once, as a poll would, print what was read and what was not understood, and exit: 0 all understood, 2 the read failed, 3 unknown fields.").PlaceHolder("NAME").StringVar(&f.probe.Source)
+	kingpin.Flag("source.probe.dump", "With --source.probe: write each raw response body to this new or empty directory, secrets removed and users pseudonymised.").PlaceHolder("DIR").StringVar(&f.probe.DumpDir)
+	kingpin.Flag("source.probe.show-users", "With --source.probe: print and dump user names and hosts as they are.").BoolVar(&f.probe.ShowUsers)
 	f.web = kingpinflag.AddFlags(kingpin.CommandLine, ":9848")
 	f.log = &promslog.Config{}
 	promslogflag.AddFlags(kingpin.CommandLine, f.log)
@@ -97,6 +106,18 @@ func checkConfig(path string) int {
 	}
 	fmt.Printf("config %s is valid: %d source(s)\n", path, len(cfg.Sources))
 	return 0
+}
+
+// runProbe is --source.probe (docs/probe.md); its exit code is the
+// probe's.
+func runProbe(f flags) int {
+	if f.probe.Source == "" {
+		fmt.Fprintln(os.Stderr, "--source.probe.dump and --source.probe.show-users need --source.probe=NAME")
+		return probe.ExitUsage
+	}
+	o := f.probe
+	o.ConfigFile, o.UserAgent, o.Out, o.Err = f.configFile, name+"/"+version.Version, os.Stdout, os.Stderr
+	return probe.Run(context.Background(), o)
 }
 
 // loader loads path strictly and hands it to the collector, at start and

@@ -21,7 +21,7 @@ func TestControlState(t *testing.T) {
 	r := h.get("/-/control")
 	wantJSONType(t, r)
 	st := decode[ControlState](t, r)
-	if st.Fault.Kind != FaultNone || st.Load != LoadNormal || st.SimTime != "2026-12-02T12:00:00Z" ||
+	if st.Fault.Kind != FaultNone || st.Load != LoadNormal || st.SimTime != "2026-12-02T12:00:00Z" || st.StartTime != "2026-12-02T11:00:00Z" ||
 		st.Requests[EndpointLicenses] != 1 || st.Requests[EndpointSessions] != 2 || st.Requests[EndpointTerminate] != 0 ||
 		st.Sessions != len(h.sessions(0, nil)) {
 		t.Fatalf("%s", r.body)
@@ -164,6 +164,8 @@ func FuzzControlBodies(f *testing.F) {
 		{0, `{"kind":"long_names","name_bytes":2048}`},
 		{0, `{"kind":"future_start"}`},
 		{0, `{"kind":"none"}`},
+		{0, `{"kind":"extra_fields","endpoints":["sessions"]}`},
+		{0, `{"kind":"echo_credentials"}`},
 		{0, `{"kind":"hang","endpoints":[]}`},
 		{0, `{"kind":"latency","latency":"1e3h"}`},
 		{0, `{"kind":"x","kind":"none"}`},

@@ -32,6 +32,13 @@ const (
 	FaultUnauthorized FaultKind = "unauthorized"
 	FaultLongNames    FaultKind = "long_names"
 	FaultFutureStart  FaultKind = "future_start"
+
+	// For the probe (fields.go): fields the model lacks, a required
+	// field missing, a value of the wrong type, the credentials echoed.
+	FaultExtraFields     FaultKind = "extra_fields"
+	FaultMissingField    FaultKind = "missing_field"
+	FaultWrongType       FaultKind = "wrong_type"
+	FaultEchoCredentials FaultKind = "echo_credentials"
 )
 
 // FaultKinds lists every kind, FaultNone first.
@@ -40,6 +47,7 @@ var FaultKinds = []FaultKind{
 	FaultMalformed, FaultTruncated, FaultWrongShape, FaultHuge,
 	FaultEndlessPages, FaultRepeatToken, FaultNegative, FaultNonInteger,
 	FaultDuplicateIDs, FaultUnauthorized, FaultLongNames, FaultFutureStart,
+	FaultExtraFields, FaultMissingField, FaultWrongType, FaultEchoCredentials,
 }
 
 // Endpoint names, as used by Fault.Endpoints and Requests.
@@ -75,6 +83,8 @@ type Fault struct {
 	RetryAfter int           // rate_limit, seconds
 	HugeBytes  int64         // huge
 	NameBytes  int           // long_names
+
+	echo map[string]string // echo_credentials: what the request carried, set per request
 }
 
 // FutureStart is the started_at of the first session of each page under
