@@ -55,6 +55,7 @@ var (
 		"LicenseExporterDown":        {"critical"},
 		"LicenseSidecarAuditFailing": {"critical"},
 		"LicenseSidecarLoginFlood":   {"warning"},
+		"LicenseUserSeriesDropped":   {"warning"},
 	}
 	contractRecords = []string{
 		"source_product_edition:license_seats_in_use:max_over_time1d",

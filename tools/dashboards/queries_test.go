@@ -42,6 +42,8 @@ var contractMetrics = []string{
 	"license_polls_total",
 	"license_poll_failures_total",
 	"license_exporter_build_info",
+	"license_user_sessions_dropped_total",
+	"license_exporter_http_connections_refused_total",
 }
 
 const sidecarMetric = "license_sidecar_terminations_total"
