@@ -126,6 +126,7 @@ func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
 	s := p.stats
 	s.mu.Lock()
 	up, polled, last, took, polls := s.up, s.polled, s.lastSuccess, s.duration, s.polls
+	long, limit := s.droppedLong, s.droppedLimit
 	failures := make([]uint64, len(source.Reasons))
 	for i, r := range source.Reasons {
 		failures[i] = s.failures[r]
@@ -143,6 +144,8 @@ func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
 	for i, r := range source.Reasons {
 		ch <- prometheus.MustNewConstMetric(pollFailuresDesc, prometheus.CounterValue, float64(failures[i]), name, string(r))
 	}
+	ch <- prometheus.MustNewConstMetric(userSessionsDroppedDesc, prometheus.CounterValue, float64(long), name, dropLabelTooLong)
+	ch <- prometheus.MustNewConstMetric(userSessionsDroppedDesc, prometheus.CounterValue, float64(limit), name, dropSeriesLimit)
 }
 
 func boolFloat(b bool) float64 {

@@ -3,6 +3,7 @@ package collector
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -18,6 +19,9 @@ type HandlerOpts struct {
 	// MaxRequestsInFlight bounds concurrent scrapes; a scrape over it gets
 	// 503. 0: no bound.
 	MaxRequestsInFlight int
+	// StallTimeout and WriteTimeout bound how long a scraper that stops
+	// reading keeps its slot; see internal/exposition's HandlerOpts.
+	StallTimeout, WriteTimeout time.Duration
 }
 
 // Handler serves the exposition of every source's latest view and poll
@@ -39,6 +43,8 @@ func (c *Collector) Handler(others prometheus.Gatherer, opts HandlerOpts) http.H
 	return exposition.NewHandler(exposedFamilies, c.renderers, g, exposition.HandlerOpts{
 		ErrorLog:            opts.ErrorLog,
 		MaxRequestsInFlight: opts.MaxRequestsInFlight,
+		StallTimeout:        opts.StallTimeout,
+		WriteTimeout:        opts.WriteTimeout,
 	})
 }
 

@@ -77,9 +77,19 @@ var (
 		"Polls of this source attempted.", sourceLabels, nil)
 	pollFailuresDesc = prometheus.NewDesc("license_poll_failures_total",
 		"Failed polls of this source, by reason.", []string{"source", "reason"}, nil)
+
+	userSessionsDroppedDesc = prometheus.NewDesc("license_user_sessions_dropped_total",
+		"Sessions left out of the per-user series, by reason: label_too_long (user or host longer than max_label_length), series_limit (the poll had more user series than max_user_series and exported none).",
+		[]string{"source", "reason"}, nil)
 )
 
-var healthDescs = []*prometheus.Desc{upDesc, lastSuccessDesc, pollDurationDesc, pollsDesc, pollFailuresDesc}
+// The reason values of license_user_sessions_dropped_total.
+const (
+	dropLabelTooLong = "label_too_long"
+	dropSeriesLimit  = "series_limit"
+)
+
+var healthDescs = []*prometheus.Desc{upDesc, lastSuccessDesc, pollDurationDesc, pollsDesc, pollFailuresDesc, userSessionsDroppedDesc}
 
 var allDescs = append([]*prometheus.Desc{
 	seatsIssuedDesc, seatsInUseDesc, seatsCheckedOutDesc, expiryDesc, infoDesc,

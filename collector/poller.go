@@ -17,6 +17,9 @@ const (
 	firstRetry  = time.Second
 	maxJitter   = 2 * time.Second
 	jitterShare = 10 // the first poll waits up to interval/jitterShare
+	// maxPending is how many sessions a poll holds while the licenses
+	// are still on their way: one page.
+	maxPending = 1000
 )
 
 // stats are a source's poll counters. They outlive a Poller across a
@@ -29,6 +32,8 @@ type stats struct {
 	duration    time.Duration
 	polls       uint64
 	failures    map[source.Reason]uint64
+	// dropped counts sessions left out of the user series, by reason.
+	droppedLong, droppedLimit uint64
 }
 
 func newStats() *stats {
@@ -149,7 +154,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(p.cfg.Timeout))
 	defer cancel()
 	start := p.now()
-	v, unknown, err := p.read(ctx)
+	v, unknown, drop, err := p.read(ctx)
 	took := p.now().Sub(start)
 	p.failing = err != nil
 	if err == nil {
@@ -157,6 +162,14 @@ func (p *Poller) Poll(ctx context.Context) error {
 		if unknown > 0 {
 			p.logger.Warn("sessions name licenses that /licenses does not list; they are reported under product \"unknown\"",
 				"sessions", unknown)
+		}
+		if drop.labelTooLong > 0 {
+			p.logger.Warn("sessions whose user or host is longer than max_label_length are left out of the user series",
+				"sessions", drop.labelTooLong, "max_label_length", p.cfg.LabelLimit())
+		}
+		if drop.seriesLimit > 0 {
+			p.logger.Warn("more user series than max_user_series: this poll exports none; the license series stay",
+				"sessions", drop.seriesLimit, "max_user_series", p.cfg.UserSeriesLimit())
 		}
 	}
 	s := p.stats
@@ -182,6 +195,8 @@ func (p *Poller) Poll(ctx context.Context) error {
 	}
 	s.up = true
 	s.lastSuccess = p.now()
+	s.droppedLong += uint64(drop.labelTooLong)
+	s.droppedLimit += uint64(drop.seriesLimit)
 	p.logger.Debug("poll succeeded", "licenses", len(v.licenses), "series", len(v.users), "duration", took.Round(time.Millisecond))
 	return nil
 }
@@ -195,7 +210,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 // pending. After a failed poll the two are read one after the other, so a
 // struggling upstream is not sent two requests at once. When both fail,
 // the licenses' error is the poll's, as when they were read first.
-func (p *Poller) read(ctx context.Context) (*view, int, error) {
+func (p *Poller) read(ctx context.Context) (*view, int, dropped, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type licenses struct {
@@ -229,7 +244,8 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 		if p.agg == nil && p.cfg.UsersEnabled() {
 			p.agg = make(map[userKey]int32, hint)
 		}
-		b = newViewBuilder(p.cfg.Name, r.snap, &p.cfg.Products, p.cfg.UsersEnabled(), hint, p.agg)
+		b = newViewBuilder(p.cfg.Name, r.snap, &p.cfg.Products, p.cfg.UsersEnabled(),
+			limits{maxLabel: p.cfg.LabelLimit(), maxUserSeries: p.cfg.UserSeriesLimit()}, hint, p.agg)
 		for i := range pending {
 			b.add(&pending[i])
 		}
@@ -238,34 +254,47 @@ func (p *Poller) read(ctx context.Context) (*view, int, error) {
 	if p.failing {
 		fetch()
 		if start(<-licc); licErr != nil {
-			return nil, 0, licErr
+			return nil, 0, dropped{}, licErr
 		}
 	} else {
 		go fetch()
 	}
 	err := p.src.EachSession(ctx, func(s *source.Session) {
 		if !got {
-			select {
-			case r := <-licc:
-				start(r)
-			default:
-				pending = append(pending, *s)
-				return
+			if len(pending) < maxPending {
+				select {
+				case r := <-licc:
+					start(r)
+				default:
+					pending = append(pending, *s)
+					return
+				}
+			} else {
+				// A page's worth waits at most: each holds upstream's
+				// strings, which may be long.
+				start(<-licc)
 			}
 		}
 		if b != nil {
 			b.add(s)
+			if b.err != nil {
+				cancel() // the poll has failed; stop reading sessions
+			}
 		}
 	})
 	if !got {
 		start(<-licc) // also waits for the goroutine
+	}
+	if licErr == nil && b.err != nil {
+		licErr = b.err
 	}
 	if licErr == nil {
 		licErr = err
 	}
 	if licErr != nil {
 		clear(p.agg)
-		return nil, 0, licErr
+		return nil, 0, dropped{}, licErr
 	}
-	return b.view(), b.unknownSessions, nil
+	drop := b.dropped()
+	return b.view(), b.unknownSessions, drop, nil
 }

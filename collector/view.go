@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -48,6 +50,31 @@ type viewBuilder struct {
 	agg          map[userKey]int32
 	// unknownSessions counts sessions whose license_id is not listed.
 	unknownSessions int
+
+	limits
+	// latestStart is the latest start a session may have: a day past
+	// upstream's generated_at (source.StartInBounds); zero when unknown.
+	latestStart time.Time
+	// err is the first session that breaks the start bounds; the poll
+	// fails with it.
+	err error
+	// eligible counts the sessions that reach the user series, before
+	// the series limit; droppedLong those dropped for a long label.
+	eligible, droppedLong int
+	// overLimit says the user series passed maxUserSeries: this poll
+	// exports none.
+	overLimit bool
+}
+
+// limits bound what a poll makes of upstream's data (config.Source's
+// max_label_length and max_user_series).
+type limits struct {
+	maxLabel, maxUserSeries int
+}
+
+// dropped are the sessions a view left out of the user series, by reason.
+type dropped struct {
+	labelTooLong, seriesLimit int
 }
 
 // userKey is a user series' labels; product and edition are held by
@@ -65,9 +92,12 @@ type productEdition struct{ product, edition string }
 // spares the users their growing. agg, if not nil, is an empty map to
 // aggregate in: the poller keeps it from poll to poll, so a poll does not
 // leave a map of every user series behind as garbage.
-func newViewBuilder(name string, lic *source.Snapshot, filter *config.ProductFilter, users bool, hint int, agg map[userKey]int32) *viewBuilder {
+func newViewBuilder(name string, lic *source.Snapshot, filter *config.ProductFilter, users bool, lim limits, hint int, agg map[userKey]int32) *viewBuilder {
 	v := &view{source: name, licenses: make([]source.License, 0, len(lic.Licenses))}
-	b := &viewBuilder{v: v, filter: filter, users: users, licenses: source.IndexLicenses(lic.Licenses), licenseGroup: make([]int32, len(lic.Licenses))}
+	b := &viewBuilder{v: v, filter: filter, users: users, licenses: source.IndexLicenses(lic.Licenses), licenseGroup: make([]int32, len(lic.Licenses)), limits: lim}
+	if !lic.GeneratedAt.IsZero() {
+		b.latestStart = lic.GeneratedAt.Add(source.MaxStartAhead)
+	}
 	groupOf := map[productEdition]int32{}
 	group := func(product, edition string) int32 {
 		if !filter.Match(product) {
@@ -98,7 +128,7 @@ func newViewBuilder(name string, lic *source.Snapshot, filter *config.ProductFil
 		return strings.Compare(a.ID, b.ID)
 	})
 	if users {
-		hint += hint / 8 // room for growth between polls
+		hint = min(hint+hint/8, lim.maxUserSeries) // room for growth between polls
 		if b.agg = agg; b.agg == nil {
 			b.agg = make(map[userKey]int32, hint)
 		}
@@ -115,13 +145,37 @@ func (b *viewBuilder) add(s *source.Session) {
 	} else {
 		b.unknownSessions++
 	}
+	if !b.latestStart.IsZero() && s.StartedAt.After(b.latestStart) && b.err == nil {
+		// The source checked the fixed bounds; this one needs
+		// generated_at, from the licenses.
+		b.err = &source.Error{Reason: source.ReasonInvalid, Op: "sessions", Detail: fmt.Sprintf(
+			"session %q starts at %s, more than %s after upstream's generated_at", truncate(s.ID, 64),
+			s.StartedAt.UTC().Format(time.RFC3339), source.MaxStartAhead)}
+	}
 	if !b.users || g < 0 {
+		return
+	}
+	if len(s.User) > b.maxLabel || len(s.Host) > b.maxLabel {
+		b.droppedLong++
+		return
+	}
+	b.eligible++
+	if b.overLimit {
 		return
 	}
 	start := s.StartedAt.UnixNano()
 	k := userKey{group: g, user: s.User, host: s.Host}
 	idx, ok := b.agg[k]
 	if !ok {
+		if len(b.v.users) >= b.maxUserSeries {
+			// Past the limit this poll exports no user series: let go
+			// of them now rather than grow further.
+			b.overLimit = true
+			clear(b.agg)
+			clear(b.v.users)
+			b.v.users = b.v.users[:0]
+			return
+		}
 		idx = int32(len(b.v.users))
 		pe := b.groups[g]
 		b.agg[k] = idx
@@ -137,9 +191,29 @@ func (b *viewBuilder) add(s *source.Session) {
 	}
 }
 
+// dropped counts the sessions left out of the user series.
+func (b *viewBuilder) dropped() dropped {
+	d := dropped{labelTooLong: b.droppedLong}
+	if b.overLimit {
+		d.seriesLimit = b.eligible
+	}
+	return d
+}
+
+// truncate shortens upstream's text for an error message.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
 // view finishes the view; the builder is spent.
 func (b *viewBuilder) view() *view {
 	v := b.v
+	if b.overLimit {
+		v.users = nil
+	}
 	// The exposition's order (labels sorted by name, series by their
 	// values), so the registry's sort in Collect finds them in order and
 	// the handler's output equals promhttp's.

@@ -53,6 +53,9 @@ var (
 		"LicenseSourceDown":          {"warning"},
 		"LicenseDataStale":           {"critical"},
 		"LicenseExporterDown":        {"critical"},
+		"LicenseSidecarAuditFailing": {"critical"},
+		"LicenseSidecarLoginFlood":   {"warning"},
+		"LicenseUserSeriesDropped":   {"warning"},
 	}
 	contractRecords = []string{
 		"source_product_edition:license_seats_in_use:max_over_time1d",

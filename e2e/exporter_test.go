@@ -27,6 +27,7 @@ var contractMetrics = []string{
 	"license_user_sessions", "license_user_checked_out_sessions", "license_user_session_start_timestamp_seconds",
 	"license_up", "license_last_poll_success_timestamp_seconds", "license_poll_duration_seconds",
 	"license_polls_total", "license_poll_failures_total", "license_exporter_build_info",
+	"license_user_sessions_dropped_total", "license_exporter_http_connections_refused_total",
 }
 
 var domainMetrics = []string{

@@ -114,8 +114,8 @@ func TestSidecarTerminates(t *testing.T) {
 	// Gone means 404 now.
 	expect("admin", carol, http.StatusNotFound, sidecar.OutcomeNotFound)
 
-	// No credentials: 401 from exporter-toolkit's basic auth, before the
-	// sidecar sees the request (so it is neither audited nor counted).
+	// No credentials: 401 from the basic auth check in front of every
+	// path (internal/sidecar/login.go), so neither audited nor counted.
 	before := r.terminateCalls(t)
 	if status, _ := r.sc.Terminate(t, "", bobCheckedOut); status != http.StatusUnauthorized {
 		t.Errorf("no credentials: %d, want 401", status)
@@ -148,9 +148,16 @@ func TestSidecarTerminates(t *testing.T) {
 			t.Errorf("/metrics lacks %s", line)
 		}
 	}
-	// Every decision has its line.
-	if n := len(r.sc.Audit(t)); n != 7 {
-		t.Errorf("%d audit lines, want 7", n)
+	// Every decision has its line (each is the first of its identity and
+	// reason), and each of the 2 terminations its attempt line before.
+	recs := r.sc.Audit(t)
+	if len(recs) != 9 {
+		t.Errorf("%d audit lines, want 7 outcomes and 2 attempts", len(recs))
+	}
+	for i, rec := range recs {
+		if rec.Outcome == sidecar.OutcomeTerminated && (i == 0 || recs[i-1].Phase != sidecar.PhaseAttempt || recs[i-1].RequestID != rec.RequestID) {
+			t.Errorf("termination %+v has no attempt line before it", rec)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -51,12 +52,18 @@ func run() int {
 		logger.Error("cannot load the config; exiting", "err", err)
 		return 1
 	}
-	handler, err := newHandler(f.metricsPath, coll, rl, load, logger)
+	srv := newServer()
+	var others []prometheus.Collector
+	if lim := serve.LimitConnsPerClient(srv, name, f.maxConnsPerClient); lim != nil {
+		others = append(others, lim)
+	}
+	handler, err := newHandler(f.metricsPath, coll, rl, load, logger, others...)
 	if err != nil {
 		logger.Error("cannot build the landing page", "err", err)
 		return 1
 	}
-	return serve.Run(newServer(handler), f.web, logger, func() { _ = rl.Apply(load) })
+	srv.Handler = handler
+	return serve.Run(srv, f.web, logger, func() { _ = rl.Apply(load) })
 }
 
 // flags are the command line.
@@ -64,9 +71,11 @@ type flags struct {
 	configFile  string
 	configCheck bool
 	metricsPath string
-	web         *web.FlagConfig
-	log         *promslog.Config
-	probe       probe.Options
+	// maxConnsPerClient caps the connections one client address holds.
+	maxConnsPerClient int
+	web               *web.FlagConfig
+	log               *promslog.Config
+	probe             probe.Options
 }
 
 func parseFlags() flags {
@@ -74,6 +83,8 @@ func parseFlags() flags {
 	kingpin.Flag("config.file", "License exporter configuration file.").Default("license_exporter.yml").StringVar(&f.configFile)
 	kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").BoolVar(&f.configCheck)
 	kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	kingpin.Flag("web.max-connections-per-client", "Most connections one client (an IPv4 address or IPv6 /64) may hold open; more are closed on accept. 0: no limit.").
+		Default(strconv.Itoa(defaultMaxConnsPerClient)).IntVar(&f.maxConnsPerClient)
 	kingpin.Flag("source.probe", "Read the named source once, as a poll would, print what was read and what was not understood, and exit: 0 all understood, 2 the read failed, 3 unknown fields.").PlaceHolder("NAME").StringVar(&f.probe.Source)
 	kingpin.Flag("source.probe.dump", "With --source.probe: write each raw response body to this new or empty directory, secrets removed and users pseudonymised.").PlaceHolder("DIR").StringVar(&f.probe.DumpDir)
 	kingpin.Flag("source.probe.show-users", "With --source.probe: print and dump user names and hosts as they are.").BoolVar(&f.probe.ShowUsers)
@@ -126,7 +137,7 @@ func loader(path string, coll *collector.Collector) serve.LoadFunc {
 
 // newHandler routes the metrics, health, readiness, reload and landing
 // pages.
-func newHandler(metricsPath string, coll *collector.Collector, rl *serve.Reloader, load serve.LoadFunc, logger *slog.Logger) (http.Handler, error) {
+func newHandler(metricsPath string, coll *collector.Collector, rl *serve.Reloader, load serve.LoadFunc, logger *slog.Logger, others ...prometheus.Collector) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector(name),
@@ -134,13 +145,16 @@ func newHandler(metricsPath string, coll *collector.Collector, rl *serve.Reloade
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		rl,
 	)
+	reg.MustRegister(others...)
 
 	mux := http.NewServeMux()
 	// The collector writes its license and per-user series itself (see
 	// README.md "Performance"); reg holds the rest.
 	mux.Handle(metricsPath, coll.Handler(reg, collector.HandlerOpts{
 		ErrorLog:            logger,
-		MaxRequestsInFlight: 10,
+		MaxRequestsInFlight: maxScrapesInFlight,
+		StallTimeout:        scrapeStallTimeout,
+		WriteTimeout:        writeTimeout,
 	}))
 	mux.Handle("/-/healthy", serve.Healthy)
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -170,10 +184,26 @@ func newHandler(metricsPath string, coll *collector.Collector, rl *serve.Reloade
 	return mux, nil
 }
 
-func newServer(h http.Handler) *http.Server {
+// The server's bounds (docs/architecture.md, "Endpoints"). A request is
+// headers and at most a small body, so reading one may take little time;
+// a response may take writeTimeout (a huge account's text exposition over
+// a slow link), but a scrape whose reader stalls for scrapeStallTimeout
+// loses its connection and its in-flight slot.
+const (
+	readHeaderTimeout        = 10 * time.Second
+	readTimeout              = 30 * time.Second
+	writeTimeout             = 2 * time.Minute
+	idleTimeout              = 2 * time.Minute
+	scrapeStallTimeout       = 10 * time.Second
+	maxScrapesInFlight       = 10
+	defaultMaxConnsPerClient = 8 // below maxScrapesInFlight, so one client cannot take every slot
+)
+
+func newServer() *http.Server {
 	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
 	}
 }

@@ -55,8 +55,14 @@ func run() int {
 		return 1
 	}
 	defer srvc.Close()
+	// exporter-toolkit serves TLS; the sidecar checks basic auth itself
+	// (internal/sidecar/login.go), so the toolkit gets the web config
+	// without its users.
+	toolkit := *f.web
+	toolkitFile := srvc.ToolkitWebConfigFile()
+	toolkit.WebConfigFile = &toolkitFile
 	// The sidecar logs a refused reload itself and keeps the old config.
-	return serve.Run(newServer(srvc.Handler(), cfg), f.web, logger, func() { _ = srvc.ReloadFile(f.configFile) })
+	return serve.Run(newServer(srvc.Handler(), cfg), &toolkit, logger, func() { _ = srvc.ReloadFile(f.configFile) })
 }
 
 // flags are the command line.

@@ -33,11 +33,11 @@ func main() {
 
 // flags are the command line's values.
 type flags struct {
-	listen, startTime, now, scale, tokenFile, keyFile, fault, timezone string
-	seed                                                               int64
-	speed                                                              float64
-	churn, churnSet                                                    bool
-	log                                                                *promslog.Config
+	listen, controlListen, startTime, now, scale, tokenFile, keyFile, fault, timezone string
+	seed                                                                              int64
+	speed                                                                             float64
+	churn, churnSet                                                                   bool
+	log                                                                               *promslog.Config
 }
 
 // parseFlags reads args; exit >= 0 means the program ends with that code
@@ -56,6 +56,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (f flags, exit int) {
 	app.HelpFlag.Short('h')
 
 	app.Flag("web.listen-address", "Address to listen on.").Default("127.0.0.1:9850").StringVar(&f.listen)
+	app.Flag("web.control-listen-address", "Address of the control API alone, e.g. 127.0.0.1:9851, which --web.listen-address then does not serve (default: served with the API).").StringVar(&f.controlListen)
 	app.Flag("seed", "Seed of the account and the event stream.").Default("1").Int64Var(&f.seed)
 	app.Flag("speed", "How many times faster than real time the simulated clock runs.").Default("1").Float64Var(&f.speed)
 	app.Flag("start-time", "Start of the simulated clock: RFC 3339, or "+simulator.WeekdayPrefix+
@@ -119,22 +120,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		"scale", opts.Tier, "seed", opts.Seed, "speed", opts.Speed, "sim_time", sim.State().SimTime,
 		"churn", opts.Churn, "timezone", opts.Location.String(),
 		"token_required", opts.Token != "", "api_key_required", opts.APIKey != "", "fault", fault.Kind)
+	handler := sim.Handler()
+	if f.controlListen != "" {
+		cln, err := net.Listen("tcp", f.controlListen)
+		if err != nil {
+			ln.Close()
+			logger.Error("cannot listen for the control API", "err", err)
+			return 1
+		}
+		logger.Info("control API on its own address", "address", cln.Addr().String())
+		ctrl := newServer(sim.ControlHandler(), sim, logger)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = ctrl.Serve(cln)
+		}()
+		defer func() {
+			_ = ctrl.Close()
+			<-done
+		}()
+		handler = sim.APIHandler()
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
 	noTLS := ""
-	return serve.RunListener(ctx, ln, newServer(sim, logger), &web.FlagConfig{WebConfigFile: &noTLS}, logger, nil)
+	return serve.RunListener(ctx, ln, newServer(handler, sim, logger), &web.FlagConfig{WebConfigFile: &noTLS}, logger, nil)
 }
 
-// newServer is the simulator's HTTP server. Shutdown waits for handlers;
-// Close releases the ones a hang fault holds.
-func newServer(sim *simulator.Simulator, logger *slog.Logger) *http.Server {
+// newServer is the simulator's HTTP server of h. Shutdown waits for
+// handlers; Close releases the ones a hang fault holds.
+func newServer(h http.Handler, sim *simulator.Simulator, logger *slog.Logger) *http.Server {
 	srv := &http.Server{
-		Handler:           logRequests(logger, sim.Handler()),
+		Handler:           logRequests(logger, h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		// Answers restart this deadline after a fault's wait and for each
+		// chunk of a huge body (internal/simulator/http.go).
+		WriteTimeout: simulator.WriteTimeout,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	srv.RegisterOnShutdown(sim.Close)
 	return srv

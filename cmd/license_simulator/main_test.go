@@ -289,3 +289,29 @@ func TestBinarySIGTERM(t *testing.T) {
 		t.Fatalf("held request got %d, want 503", code)
 	}
 }
+
+// TestControlOnItsOwnAddress: with --web.control-listen-address the main
+// address serves the API without the control API, and the control
+// address the control API without the API.
+func TestControlOnItsOwnAddress(t *testing.T) {
+	ctrl := testenv.FreeAddr(t)
+	r := runInProcess(t, "--scale=small", "--web.control-listen-address="+ctrl)
+	if code, _ := get(t, r.base+simulator.APIPrefix+"/licenses"); code != http.StatusOK {
+		t.Errorf("API on the main address: %d", code)
+	}
+	if code, _ := get(t, r.base+"/-/control"); code != http.StatusNotFound {
+		t.Errorf("control API on the main address: %d, want 404", code)
+	}
+	if code, _ := get(t, "http://"+ctrl+"/-/control"); code != http.StatusOK {
+		t.Errorf("control API on its address: %d", code)
+	}
+	if code, _ := get(t, "http://"+ctrl+simulator.APIPrefix+"/licenses"); code != http.StatusNotFound {
+		t.Errorf("API on the control address: %d, want 404", code)
+	}
+	if code := r.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if _, err := net.Dial("tcp", ctrl); err == nil {
+		t.Error("the control address still listens after the stop")
+	}
+}

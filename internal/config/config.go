@@ -26,6 +26,13 @@ const (
 	// DefaultType is the type of a source block without `type:`; CSI's
 	// was the only one when the key was added.
 	DefaultType = "csi"
+	// DefaultMaxLabelLength bounds a user or host label, in bytes: far
+	// above any real e-mail address or host name.
+	DefaultMaxLabelLength = 256
+	// DefaultMaxUserSeries bounds a source's per-user series: above the
+	// largest account measured (the huge tier, about 190,000; see
+	// docs/performance.md).
+	DefaultMaxUserSeries = 250_000
 )
 
 var sourceNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
@@ -39,6 +46,10 @@ type Source struct {
 	Timeout      model.Duration `yaml:"timeout,omitempty"`
 	Users        *bool          `yaml:"users,omitempty"`
 	Products     ProductFilter  `yaml:"products,omitempty"`
+	// MaxLabelLength and MaxUserSeries bound what one poll may make of
+	// upstream's data (docs/architecture.md, "Config file").
+	MaxLabelLength int `yaml:"max_label_length,omitempty"`
+	MaxUserSeries  int `yaml:"max_user_series,omitempty"`
 
 	// Spec is the type's own keys (source.NewConfig); nil when the type
 	// is unknown, which Validate reports.
@@ -69,6 +80,9 @@ func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
 		Type:         DefaultType,
 		PollInterval: model.Duration(DefaultPollInterval),
 		Timeout:      model.Duration(DefaultTimeout),
+		// Set here rather than left 0, so that an explicit 0 is refused.
+		MaxLabelLength: DefaultMaxLabelLength,
+		MaxUserSeries:  DefaultMaxUserSeries,
 	}
 	// The type decides which keys are allowed, so it is read first.
 	probe := struct {
@@ -153,10 +167,27 @@ func yamlKeys(t reflect.Type) []string {
 // UsersEnabled says whether per-user series are exported (default true).
 func (s *Source) UsersEnabled() bool { return s.Users == nil || *s.Users }
 
+// LabelLimit is max_label_length, or its default for a Source built in
+// code rather than decoded.
+func (s *Source) LabelLimit() int {
+	if s.MaxLabelLength <= 0 {
+		return DefaultMaxLabelLength
+	}
+	return s.MaxLabelLength
+}
+
+// UserSeriesLimit is max_user_series, or its default, as LabelLimit.
+func (s *Source) UserSeriesLimit() int {
+	if s.MaxUserSeries <= 0 {
+		return DefaultMaxUserSeries
+	}
+	return s.MaxUserSeries
+}
+
 // Validate checks one source and resolves its files relative to dir.
 func (s *Source) Validate(dir string) error {
 	if !sourceNameRE.MatchString(s.Name) {
-		return fmt.Errorf("name %q must match [a-zA-Z0-9_-]+", s.Name)
+		return errors.New("name must match [a-zA-Z0-9_-]+ (the value is not shown)")
 	}
 	if s.Spec == nil {
 		_, err := source.NewConfig(s.Type)
@@ -174,6 +205,12 @@ func (s *Source) Validate(dir string) error {
 	}
 	if timeout <= 0 || timeout >= poll {
 		return fmt.Errorf("timeout %s must be above 0 and below poll_interval %s", timeout, poll)
+	}
+	if s.MaxLabelLength <= 0 {
+		return errors.New("max_label_length must be above 0")
+	}
+	if s.MaxUserSeries <= 0 {
+		return errors.New("max_user_series must be above 0")
 	}
 	var err error
 	if s.Products.include, err = anchored(s.Products.Include); err != nil {
@@ -218,6 +255,11 @@ func LoadExporterFile(path string) (*Exporter, error) {
 
 // LoadExporter parses and validates a config; dir resolves relative files.
 func LoadExporter(b []byte, dir string) (*Exporter, error) {
+	cfg, err := loadExporter(b, dir)
+	return cfg, hideValues(b, err)
+}
+
+func loadExporter(b []byte, dir string) (*Exporter, error) {
 	var cfg Exporter
 	if err := UnmarshalStrict(b, &cfg); err != nil {
 		return nil, err
@@ -229,6 +271,9 @@ func LoadExporter(b []byte, dir string) (*Exporter, error) {
 	for i := range cfg.Sources {
 		s := &cfg.Sources[i]
 		if err := s.Validate(dir); err != nil {
+			if !sourceNameRE.MatchString(s.Name) {
+				return nil, fmt.Errorf("sources[%d]: %w", i, err)
+			}
 			return nil, fmt.Errorf("sources[%d] (%q): %w", i, s.Name, err)
 		}
 		if seen[s.Name] {
@@ -250,6 +295,7 @@ func UnmarshalStrict(b []byte, v any) error {
 		return nil
 	}
 	msg := unknownFieldRE.ReplaceAllString(err.Error(), `line $1: unknown key "$2"`)
+	msg = nameTypeErrors(b, msg)
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	return errors.New(strings.ReplaceAll(msg, "\n ", ""))
 }

@@ -160,7 +160,7 @@ func TestTypeKeysAreCheckedPerType(t *testing.T) {
 		"the other type refuses csi's key": {"sources:\n  - name: a\n    type: configtest\n    server: lic1\n    url: http://x\n", `line 5: unknown key "url"`},
 		"common keys are checked too":      {"sources:\n  - name: a\n    type: configtest\n    server: lic1\n    pol_interval: 5s\n", `line 5: unknown key "pol_interval"`},
 		"the type validates its keys":      {"sources:\n  - name: a\n    type: configtest\n", `sources[0] ("a"): server is required`},
-		"unknown type lists the known":     {"sources:\n  - name: a\n    type: flexlm\n    server: lic1\n", `sources[0] ("a"): type "flexlm" is not supported (known: configtest, csi)`},
+		"unknown type lists the known":     {"sources:\n  - name: a\n    type: flexlm\n    server: lic1\n", `sources[0] ("a"): type <value of sources[0].type> is not supported (known: configtest, csi)`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadExporter([]byte(tc.yaml), t.TempDir())

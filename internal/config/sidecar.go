@@ -30,6 +30,9 @@ const (
 	DefaultAuditLog          = "-"
 	DefaultRateLimitRequests = 10
 	DefaultRateLimitInterval = time.Minute
+	// DefaultAuditSummaryInterval is how long repeated refusals of one
+	// identity and reason are counted before their summary line.
+	DefaultAuditSummaryInterval = time.Minute
 )
 
 // Sidecar is license_sidecar's configuration file.
@@ -42,7 +45,10 @@ type Sidecar struct {
 	DefaultRoles []string            `yaml:"default_roles,omitempty"`
 	UserAliases  map[string]string   `yaml:"user_aliases,omitempty"`
 	AuditLog     string              `yaml:"audit_log,omitempty"`
-	Terminate    Terminate           `yaml:"terminate,omitempty"`
+	// AuditSummaryInterval: within it, a refusal of the same identity and
+	// reason is counted, not written; see docs/architecture.md#audit-line.
+	AuditSummaryInterval model.Duration `yaml:"audit_summary_interval,omitempty"`
+	Terminate            Terminate      `yaml:"terminate,omitempty"`
 }
 
 // SidecarAuth holds the optional identity sources beside basic auth.
@@ -119,6 +125,12 @@ func (c *Sidecar) validate(dir string) error {
 	}
 	if c.AuditLog != "-" && !filepath.IsAbs(c.AuditLog) {
 		c.AuditLog = filepath.Join(dir, c.AuditLog)
+	}
+	switch iv := time.Duration(c.AuditSummaryInterval); {
+	case iv == 0:
+		c.AuditSummaryInterval = model.Duration(DefaultAuditSummaryInterval)
+	case iv < time.Second || iv > time.Hour:
+		return fmt.Errorf("audit_summary_interval: %s is outside 1s to 1h", iv)
 	}
 
 	if len(c.Roles) == 0 {

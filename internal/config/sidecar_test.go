@@ -84,6 +84,9 @@ func TestLoadSidecarDefaults(t *testing.T) {
 	if rl := cfg.Terminate.RateLimit; rl.Requests != DefaultRateLimitRequests || time.Duration(rl.Interval) != DefaultRateLimitInterval {
 		t.Errorf("rate_limit defaults: %+v", rl)
 	}
+	if iv := time.Duration(cfg.AuditSummaryInterval); iv != DefaultAuditSummaryInterval {
+		t.Errorf("audit_summary_interval default: %s", iv)
+	}
 }
 
 // Each mistake is refused with a message that names it.
@@ -131,6 +134,8 @@ func TestLoadSidecarErrors(t *testing.T) {
 			[]string{"source", `type "flexlm" is not supported`}},
 		{"negative rate limit", sidecarSource + roles + "terminate:\n  rate_limit: {requests: -1}\n",
 			[]string{"terminate.rate_limit", "positive"}},
+		{"audit summary interval too short", sidecarSource + roles + "audit_summary_interval: 10ms\n",
+			[]string{"audit_summary_interval", "1s to 1h"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

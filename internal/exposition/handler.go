@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -48,6 +49,16 @@ type HandlerOpts struct {
 	// MaxRequestsInFlight bounds concurrent scrapes; a scrape over it gets
 	// 503. 0: no bound.
 	MaxRequestsInFlight int
+	// StallTimeout bounds how long one chunk (64 KiB) of a response may
+	// wait for the scraper to read it: a scraper that never reads loses
+	// its connection, and its in-flight slot, after StallTimeout rather
+	// than holding it for as long as it keeps the connection open. 0: no
+	// bound but the server's WriteTimeout.
+	StallTimeout time.Duration
+	// WriteTimeout bounds a whole response, from the start of the scrape,
+	// when StallTimeout is set (its deadlines replace the server's
+	// WriteTimeout, so this takes its place). 0: none.
+	WriteTimeout time.Duration
 }
 
 // textFormat is what the handler serves, whatever the scraper prefers:
@@ -81,6 +92,7 @@ func NewHandler(families []Family, renderers func() []Renderer, others prometheu
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.stall, h.total = opts.StallTimeout, opts.WriteTimeout
 	if opts.MaxRequestsInFlight > 0 {
 		h.inflight = make(chan struct{}, opts.MaxRequestsInFlight)
 	}
@@ -103,6 +115,8 @@ type handler struct {
 	gather    prometheus.Gatherer
 	log       *slog.Logger
 	inflight  chan struct{}
+	stall     time.Duration
+	total     time.Duration
 	headers   [][]byte         // the HELP and TYPE lines of each family
 	gzHeaders func() []segment // the same, compressed
 	cache     cache            // the Renderers' compressed samples
@@ -118,6 +132,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var out io.Writer = w
+	if h.stall > 0 {
+		d := &deadlineWriter{w: w, rc: http.NewResponseController(w), stall: h.stall, now: time.Now}
+		if h.total > 0 {
+			d.end = d.now().Add(h.total)
+		}
+		out = d
+	}
 	rs := h.renderers()
 	// Every scrape looks the Renderers up, so that the cache lets go of
 	// replaced ones even while no scraper asks for gzip.
@@ -129,9 +151,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", string(textFormat))
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
-		err = h.writeGzip(w, rs, compressed, mfs)
+		err = h.writeGzip(out, rs, compressed, mfs)
 	} else {
-		err = h.writeText(w, rs, mfs)
+		err = h.writeText(out, rs, mfs)
 	}
 	if err != nil {
 		// The scraper went away or timed out; nothing to send it.

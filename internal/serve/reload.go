@@ -70,8 +70,15 @@ func (r *Reloader) Apply(load LoadFunc) error {
 func (r *Reloader) Loaded() bool { return r.loaded.Load() }
 
 // Handler serves POST /-/reload with load. A refusal answers 500 with the
-// reason; internal/config keeps the secret link out of its errors.
+// reason; internal/config names keys, never values, in its errors. A
+// browser's cross-origin POST (a page elsewhere posting a form or
+// text/plain) is refused with 403 by net/http's CrossOriginProtection;
+// curl and other programs send no Sec-Fetch-Site or Origin and pass.
 func (r *Reloader) Handler(load LoadFunc) http.Handler {
+	return http.NewCrossOriginProtection().Handler(r.handler(load))
+}
+
+func (r *Reloader) handler(load LoadFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)

@@ -77,3 +77,43 @@ func TestReloaderHandler(t *testing.T) {
 		t.Errorf("bad POST: %d %q", w.Code, w.Body.String())
 	}
 }
+
+// TestReloadRefusesCrossOrigin: a browser on another site cannot make the
+// program reload, whatever the content type; programs without browser
+// headers, and same-origin pages, can.
+func TestReloadRefusesCrossOrigin(t *testing.T) {
+	r := NewReloader("prog", slog.New(slog.DiscardHandler))
+	loads := 0
+	srv := httptest.NewServer(r.Handler(func() ([]any, error) { loads++; return nil, nil }))
+	defer srv.Close()
+	post := func(headers map[string]string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/-/reload", strings.NewReader("x"))
+		req.Header.Set("Content-Type", "text/plain")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, h := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site"},
+		{"Origin": "https://evil.example"},
+	} {
+		if got := post(h); got != http.StatusForbidden {
+			t.Errorf("%v: HTTP %d, want 403", h, got)
+		}
+	}
+	if loads != 0 {
+		t.Fatalf("%d loads from refused requests", loads)
+	}
+	for _, h := range []map[string]string{nil, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}} {
+		if got := post(h); got != http.StatusOK {
+			t.Errorf("%v: HTTP %d, want 200", h, got)
+		}
+	}
+}

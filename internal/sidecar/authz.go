@@ -23,13 +23,16 @@ const (
 	OutcomeUnauthenticated = "unauthenticated"
 	OutcomeCrossOrigin     = "cross_origin"
 	OutcomeBadRequest      = "bad_request"
+	// OutcomeAuditFailed: allowed, but the attempt line could not be
+	// written, so upstream was not called (503).
+	OutcomeAuditFailed = "audit_failed"
 )
 
 // Outcomes lists every outcome, so the counter starts at 0 for each.
 var Outcomes = []string{
 	OutcomeTerminated, OutcomeDryRun, OutcomeDenied, OutcomeNotTerminable,
 	OutcomeNotFound, OutcomeRateLimited, OutcomeUpstreamError,
-	OutcomeUnauthenticated, OutcomeCrossOrigin, OutcomeBadRequest,
+	OutcomeUnauthenticated, OutcomeCrossOrigin, OutcomeBadRequest, OutcomeAuditFailed,
 }
 
 // Why a session cannot be terminated, as the page and the JSON show it.

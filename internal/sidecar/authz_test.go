@@ -105,6 +105,9 @@ func TestAuthorizationTable(t *testing.T) {
 					id := sessionID(sessOwner, kind)
 					t.Run(source+"/"+role+"/"+owner+"/"+kind, func(t *testing.T) {
 						up.reset()
+						// Each row is the first refusal of its kind: forget
+						// the collapsed ones of earlier rows.
+						ts.refusals.due(testNow, 0)
 						_, before := ts.lastAuditOrNone(t)
 						ans := ts.terminate(t, w.caller, id)
 						if ans.status != want.status {
@@ -138,8 +141,21 @@ func TestAuthorizationTable(t *testing.T) {
 						}
 
 						rec, n := ts.lastAudit(t)
-						if n != before+1 {
-							t.Fatalf("%d audit lines written, want 1", n-before)
+						wantLines := 1
+						if want.called {
+							wantLines = 2 // the attempt, then the outcome
+						}
+						if n != before+wantLines {
+							t.Fatalf("%d audit lines written, want %d", n-before, wantLines)
+						}
+						if want.called {
+							att := ts.auditLines(t)[n-2]
+							if att.Phase != PhaseAttempt || att.RequestID == "" || att.RequestID != rec.RequestID || att.Upstream != UpstreamNotCalled {
+								t.Errorf("attempt line %+v does not precede outcome %+v", att, rec)
+							}
+						}
+						if rec.Phase != PhaseOutcome || rec.Count != 1 || rec.Schema != AuditSchema || rec.RequestID != ans.header.Get("X-Request-Id") {
+							t.Errorf("audit line %+v: want phase outcome, count 1, schema %d, the answer's request id", rec, AuditSchema)
 						}
 						if rec.Outcome != want.outcome || rec.Session != id {
 							t.Errorf("audit outcome %q session %q, want %q %q", rec.Outcome, rec.Session, want.outcome, id)

@@ -117,6 +117,17 @@ func afterTerminate(v verdict, err error) verdict {
 	return v
 }
 
+// auditUnavailable is the verdict when the attempt line of an allowed
+// terminate cannot be written: upstream is not called, so no termination
+// goes unaudited. The decision stays allow.
+func auditUnavailable(v verdict) verdict {
+	v.next, v.status, v.outcome, v.session = stepAnswer, http.StatusServiceUnavailable, OutcomeAuditFailed, ""
+	v.reason = "the audit log cannot be written, so upstream was not called"
+	v.answer = "the audit log cannot be written; the session was not terminated, try again later"
+	v.upstream = UpstreamNotCalled
+	return v
+}
+
 // readFailed is the verdict when upstream cannot be read to decide.
 func readFailed(err error) verdict {
 	v := refusal(http.StatusBadGateway, OutcomeUpstreamError, "", "cannot read the session from upstream: "+upstreamResult(err))

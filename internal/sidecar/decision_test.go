@@ -156,3 +156,14 @@ func TestRefusalsBeforeDeciding(t *testing.T) {
 		}
 	}
 }
+
+// An allowed terminate whose attempt line fails: 503, still allow in the
+// audit, and nothing left to call.
+func TestAuditUnavailable(t *testing.T) {
+	allowed := verdict{next: stepTerminate, allow: true, reason: "own session", owner: "bob@acme.example", session: "S-1"}
+	v := auditUnavailable(allowed)
+	if v.next != stepAnswer || v.session != "" || v.status != http.StatusServiceUnavailable || !v.allow ||
+		v.outcome != OutcomeAuditFailed || v.upstream != UpstreamNotCalled || v.owner != "bob@acme.example" {
+		t.Errorf("auditUnavailable: %+v", v)
+	}
+}

@@ -179,7 +179,7 @@ func (f *fakeUpstream) has(id string) bool {
 }
 
 // testSidecar is a Server behind exporter-toolkit's web.Serve on a
-// loopback port: basic auth is checked by the real toolkit.
+// loopback port, served as cmd/license_sidecar serves it.
 type testSidecar struct {
 	*Server
 	URL   string
@@ -267,7 +267,8 @@ func startSidecar(t *testing.T, up *fakeUpstream, extra string, basicAuth bool) 
 	ts.URL = "http://" + l.Addr().String()
 	srv := &http.Server{Handler: ts.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	noSocket := false
-	flags := &web.FlagConfig{WebListenAddresses: &[]string{}, WebSystemdSocket: &noSocket, WebConfigFile: &webCfg}
+	toolkitCfg := ts.ToolkitWebConfigFile()
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{}, WebSystemdSocket: &noSocket, WebConfigFile: &toolkitCfg}
 	done := make(chan error, 1)
 	go func() { done <- web.Serve(l, srv, flags, logger) }()
 	t.Cleanup(func() {

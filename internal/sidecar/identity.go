@@ -4,11 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"unicode/utf8"
-
-	"go.yaml.in/yaml/v2"
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/identity"
@@ -163,25 +160,4 @@ func trusted(a netip.Addr, prefixes []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// webConfigHasUsers reports whether the exporter-toolkit web config lists
-// basic_auth_users. exporter-toolkit reads the file on every request, so
-// this does too: a user list removed from the file must stop us trusting
-// unverified Authorization headers at once. Any error means no.
-func webConfigHasUsers(path string) bool {
-	if path == "" {
-		return false
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var c struct {
-		Users map[string]string `yaml:"basic_auth_users"`
-	}
-	if yaml.Unmarshal(b, &c) != nil {
-		return false
-	}
-	return len(c.Users) > 0
 }

@@ -4,11 +4,13 @@ package sidecar
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +34,8 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	// WebConfigFile is --web.config.file: basic auth names are trusted as
-	// identities only while it lists basic_auth_users.
+	// WebConfigFile is --web.config.file: the Server checks its
+	// basic_auth_users itself (login.go); serve with ToolkitWebConfigFile.
 	WebConfigFile string
 	Logger        *slog.Logger
 	// Stdout receives the audit log when audit_log is "-".
@@ -58,10 +60,20 @@ type Server struct {
 	reg     *prometheus.Registry
 	handler http.Handler
 	reloads *serve.Reloader
+	login   *login // nil without --web.config.file
+
+	refusals  *collapser
+	flushMu   sync.Mutex
+	stopFlush chan struct{}
+	flushDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 
 	terminations   *prometheus.CounterVec
 	upstreamErrors *prometheus.CounterVec
 	auditFailures  prometheus.Counter
+	authFailures   prometheus.Counter
+	authThrottled  prometheus.Counter
 }
 
 // state is everything that a reload replaces at once.
@@ -109,18 +121,49 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{opts: opts, logger: opts.Logger, now: opts.Now, limiter: newLimiter(), reg: opts.Registry,
-		reloads: serve.NewReloader(program, opts.Logger)}
+		reloads: serve.NewReloader(program, opts.Logger), refusals: newCollapser(),
+		stopFlush: make(chan struct{}), flushDone: make(chan struct{})}
 	s.initMetrics()
 	st, err := s.newState(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if opts.WebConfigFile != "" {
+		if s.login, err = newLogin(opts.WebConfigFile, opts.Logger, opts.Now, s.authFailures, s.authThrottled); err != nil {
+			return nil, fmt.Errorf("--web.config.file: %w", err)
+		}
+	}
 	if s.audit, err = openAuditor(cfg.AuditLog, opts.Stdout); err != nil {
+		if s.login != nil {
+			_ = s.login.close()
+		}
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
 	_ = s.reloads.Apply(func() ([]any, error) { s.apply(st); return configAttrs(cfg), nil })
-	s.handler = s.routes()
+	h := s.routes()
+	if s.login != nil {
+		h = s.login.wrap(h)
+	}
+	// Outermost, so that login's 401 and 429 carry the headers too.
+	s.handler = securityHeaders(h)
+	go s.flushLoop()
 	return s, nil
+}
+
+// flushLoop writes the summaries of collapsed refusals as their intervals
+// end, until Close.
+func (s *Server) flushLoop() {
+	defer close(s.flushDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopFlush:
+			return
+		case <-t.C:
+			s.flushSummaries(false)
+		}
+	}
 }
 
 func (s *Server) initMetrics() {
@@ -142,7 +185,8 @@ func (s *Server) initMetrics() {
 		Name: "license_sidecar_audit_write_failures_total",
 		Help: "Audit lines that could not be written.",
 	})
-	s.reg.MustRegister(s.terminations, s.upstreamErrors, s.auditFailures, s.reloads,
+	s.authFailures, s.authThrottled = newLoginMetrics()
+	s.reg.MustRegister(s.terminations, s.upstreamErrors, s.auditFailures, s.authFailures, s.authThrottled, s.reloads,
 		versioncollector.NewCollector(program),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -163,7 +207,7 @@ func (s *Server) apply(st *state) {
 	rl := st.cfg.Terminate.RateLimit
 	s.limiter.configure(rl.Requests, time.Duration(rl.Interval))
 	s.state.Store(st)
-	if st.cfg.Auth.Proxy == nil && !webConfigHasUsers(s.opts.WebConfigFile) {
+	if st.cfg.Auth.Proxy == nil && !s.login.hasUsers() {
 		s.logger.Warn("no identity source: --web.config.file lists no basic_auth_users and auth.proxy is not set, so every page and API call will answer 401")
 	}
 }
@@ -179,6 +223,10 @@ func (s *Server) ReloadFile(path string) error {
 	return s.reloads.Apply(func() ([]any, error) {
 		cfg, err := config.LoadSidecarFile(path)
 		if err != nil {
+			// Still let a rotated audit file go: SIGHUP is the rotation signal.
+			if rerr := s.audit.reopen(s.audit.currentPath(), s.opts.Stdout); rerr != nil {
+				s.logger.Error("cannot reopen the audit log", "err", rerr)
+			}
 			return nil, err
 		}
 		return s.swap(cfg)
@@ -207,8 +255,30 @@ func configAttrs(cfg *config.Sidecar) []any {
 // Handler serves every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close closes the audit log.
-func (s *Server) Close() error { return s.audit.close() }
+// ToolkitWebConfigFile is the web config exporter-toolkit must serve with
+// (TLS, without basic_auth_users, which the Server checks itself); "" for
+// none.
+func (s *Server) ToolkitWebConfigFile() string {
+	if s.login == nil {
+		return ""
+	}
+	return s.login.toolkitPath()
+}
+
+// Close stops the summary writer, writes the pending summaries and closes
+// the audit log.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stopFlush)
+		<-s.flushDone
+		s.flushSummaries(true)
+		s.closeErr = s.audit.close()
+		if s.login != nil {
+			s.closeErr = errors.Join(s.closeErr, s.login.close())
+		}
+	})
+	return s.closeErr
+}
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -228,7 +298,7 @@ func (s *Server) routes() http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.serveCrossOriginDenied))
-	return securityHeaders(cop.Handler(mux))
+	return cop.Handler(mux)
 }
 
 // securityHeaders keeps the page out of frames and caches, and sniffing
@@ -246,13 +316,17 @@ func securityHeaders(h http.Handler) http.Handler {
 
 // caller identifies the request's caller under the current state.
 func (s *Server) caller(r *http.Request, st *state) (Identity, error) {
-	return identify(r, st.cfg.Auth.Proxy, webConfigHasUsers(s.opts.WebConfigFile))
+	verified := false
+	if u, _, ok := r.BasicAuth(); ok && u != "" {
+		verified = verifiedUser(r) == u
+	}
+	return identify(r, st.cfg.Auth.Proxy, verified)
 }
 
 // unauthorized answers 401 and asks a browser for basic auth when that is
 // how identities are given.
 func (s *Server) unauthorized(w http.ResponseWriter, err error) {
-	if webConfigHasUsers(s.opts.WebConfigFile) {
+	if s.login.hasUsers() {
 		w.Header().Set("WWW-Authenticate", `Basic realm="license_sidecar"`)
 	}
 	writeJSON(w, http.StatusUnauthorized, terminateAnswer{Outcome: OutcomeUnauthenticated, Reason: err.Error()})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/license-monitor/license-monitor/source"
 )
@@ -19,15 +20,18 @@ type terminateAnswer struct {
 }
 
 // serveTerminate is POST /api/v1/sessions/{id}/terminate. It does the HTTP
-// part: identity, body and rate limits, the answer; every answer is audited.
+// part: identity, rate limit and body, the answer and the audit. Nothing is
+// written before the identity and the rate limit are checked, and refusals
+// are collapsed (collapser), so that no caller can fill the audit log.
 func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	st := s.state.Load()
 	now := s.now()
-	rec := AuditRecord{Session: cleanID(r.PathValue("id")), Remote: remoteHost(r), Upstream: UpstreamNotCalled, DryRun: st.cfg.Terminate.DryRun}
+	rec := AuditRecord{RequestID: newRequestID(), Session: cleanID(r.PathValue("id")), Remote: remoteHost(r),
+		Upstream: UpstreamNotCalled, DryRun: st.cfg.Terminate.DryRun}
+	w.Header().Set("X-Request-Id", rec.RequestID)
 	id, err := s.caller(r, st)
 	if err != nil {
-		rec.Decision, rec.Outcome, rec.Reason = DecisionDeny, OutcomeUnauthenticated, err.Error()
-		s.record(rec)
+		s.audited(rec, refusal(http.StatusUnauthorized, OutcomeUnauthenticated, "", err.Error()))
 		s.unauthorized(w, err)
 		return
 	}
@@ -36,22 +40,22 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 
 	var v verdict
 	switch {
+	case !s.limiter.allow(id.Name, now):
+		v = rateLimited(st.cfg.Terminate.RateLimit)
 	// The API takes no body; a large one is refused before any work.
 	case !bodyWithin(w, r, maxBodyBytes):
 		v = bodyTooLarge()
-	case !s.limiter.allow(id.Name, now):
-		v = rateLimited(st.cfg.Terminate.RateLimit)
 	default:
 		v = s.terminate(r.Context(), st, terminateInput{
 			policy: st.policy, grant: &grant, session: rec.Session, dryRun: st.cfg.Terminate.DryRun, now: now,
-		})
+		}, rec)
 	}
 	s.answer(w, rec, v)
 }
 
-// terminate does the upstream I/O around decide: the read it asks for,
-// then the terminate call it allows.
-func (s *Server) terminate(ctx context.Context, st *state, in terminateInput) verdict {
+// terminate does the I/O around decide: the read it asks for, then the
+// attempt line and the terminate call it allows.
+func (s *Server) terminate(ctx context.Context, st *state, in terminateInput, rec AuditRecord) verdict {
 	v := decide(in)
 	if v.next == stepRead {
 		// Fresh, not shared with views: the decision rests on this read.
@@ -68,6 +72,12 @@ func (s *Server) terminate(ctx context.Context, st *state, in terminateInput) ve
 	if v.next != stepTerminate {
 		return v
 	}
+	// Fail closed: no attempt line (synced, for a file), no call.
+	attempt := withVerdict(rec, v)
+	attempt.Phase = PhaseAttempt
+	if !s.writeAudit(attempt) {
+		return auditUnavailable(v)
+	}
 	// Sent once, and finished even if the caller leaves: terminate is not
 	// idempotent, and a retry after a timeout could act twice or on a
 	// changed session. The caller decides.
@@ -82,17 +92,22 @@ func (s *Server) terminate(ctx context.Context, st *state, in terminateInput) ve
 	return v
 }
 
-// answer audits the verdict on top of rec, counts it and writes the answer.
-func (s *Server) answer(w http.ResponseWriter, rec AuditRecord, v verdict) {
+// withVerdict fills rec's decision fields from v.
+func withVerdict(rec AuditRecord, v verdict) AuditRecord {
 	rec.Decision = DecisionDeny
 	if v.allow {
 		rec.Decision = DecisionAllow
 	}
-	rec.Outcome, rec.Reason, rec.Owner = v.outcome, v.reason, v.owner
+	rec.Outcome, rec.Reason, rec.Owner, rec.Count = v.outcome, v.reason, v.owner, 1
 	if v.upstream != "" {
 		rec.Upstream = v.upstream
 	}
-	s.record(rec)
+	return rec
+}
+
+// answer audits the verdict on top of rec, counts it and writes the answer.
+func (s *Server) answer(w http.ResponseWriter, rec AuditRecord, v verdict) {
+	s.audited(rec, v)
 	if v.retryAfter != "" {
 		w.Header().Set("Retry-After", v.retryAfter)
 	}
@@ -103,13 +118,49 @@ func (s *Server) answer(w http.ResponseWriter, rec AuditRecord, v verdict) {
 	writeJSON(w, v.status, terminateAnswer{Session: rec.Session, Outcome: v.outcome, Reason: reason, Why: v.why, DryRun: rec.DryRun})
 }
 
-// record writes the audit line and counts the outcome.
-func (s *Server) record(rec AuditRecord) {
+// audited counts the outcome and writes its line. An allowed request gets
+// its own line; a refusal goes through the collapser.
+func (s *Server) audited(rec AuditRecord, v verdict) {
+	rec = withVerdict(rec, v)
+	rec.Phase = PhaseOutcome
 	s.terminations.WithLabelValues(rec.Outcome).Inc()
+	if v.allow {
+		s.writeAudit(rec)
+		return
+	}
+	k := refusalKey{identity: rec.Identity, outcome: rec.Outcome, why: v.why}
+	for _, line := range s.refusals.add(k, rec, s.now(), s.summaryInterval()) {
+		s.writeAudit(line)
+	}
+}
+
+// writeAudit writes one line; false, counted and logged, if it failed.
+func (s *Server) writeAudit(rec AuditRecord) bool {
 	if err := s.audit.write(rec, s.now()); err != nil {
 		s.auditFailures.Inc()
-		s.logger.Error("cannot write the audit log", "err", err)
+		s.logger.Error("cannot write the audit log", "phase", rec.Phase, "err", err)
+		return false
 	}
+	return true
+}
+
+// flushSummaries writes the summaries of refusal intervals over by now;
+// all of them when all is set (at Close).
+func (s *Server) flushSummaries(all bool) {
+	// One flush at a time: when it returns, every due summary is written.
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	iv := s.summaryInterval()
+	if all {
+		iv = 0
+	}
+	for _, line := range s.refusals.due(s.now(), iv) {
+		s.writeAudit(line)
+	}
+}
+
+func (s *Server) summaryInterval() time.Duration {
+	return time.Duration(s.state.Load().cfg.AuditSummaryInterval)
 }
 
 // bodyWithin reads and drops the body; false if it is over limit bytes.
@@ -127,7 +178,8 @@ func (s *Server) serveCrossOriginDenied(w http.ResponseWriter, r *http.Request) 
 		http.Error(w, reason, http.StatusForbidden)
 		return
 	}
-	rec := AuditRecord{Session: cleanID(id), Remote: remoteHost(r), Upstream: UpstreamNotCalled}
+	rec := AuditRecord{RequestID: newRequestID(), Session: cleanID(id), Remote: remoteHost(r), Upstream: UpstreamNotCalled}
+	w.Header().Set("X-Request-Id", rec.RequestID)
 	st := s.state.Load()
 	if id, err := s.caller(r, st); err == nil {
 		g := st.policy.GrantOf(id)

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -150,7 +151,7 @@ func (s *Server) loadView(w http.ResponseWriter, r *http.Request, asHTML bool) *
 	id, err := s.caller(r, st)
 	if err != nil {
 		if asHTML {
-			if webConfigHasUsers(s.opts.WebConfigFile) {
+			if s.login.hasUsers() {
 				w.Header().Set("WWW-Authenticate", `Basic realm="license_sidecar"`)
 			}
 			s.renderError(w, http.StatusUnauthorized, "Not signed in", err.Error())
@@ -287,10 +288,20 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// staticHandler serves the page's files, and 404 for a directory: a
+// listing would show what the sidecar ships to anyone signed in.
 func staticHandler() http.Handler {
 	sub, err := fs.Sub(assets, "static")
 	if err != nil {
 		panic(err)
 	}
-	return http.StripPrefix("/static/", http.FileServerFS(sub))
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(sub, path.Clean("/" + name)[1:]); name == "" || strings.HasSuffix(name, "/") || err != nil || fi.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }

@@ -124,13 +124,22 @@ func badRequest(w http.ResponseWriter, err error) {
 }
 
 // controlRoutes registers the control API, one handler a path and method.
+// Every change is refused, 403, when a browser sends it from another
+// origin (net/http's CrossOriginProtection): a page elsewhere must not be
+// able to switch the token check off or inject faults. Programs such as
+// curl and the tests send no Sec-Fetch-Site or Origin and pass.
 func (s *Simulator) controlRoutes(handle func(method, path string, h http.HandlerFunc)) {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests to the control API are refused")
+	}))
+	protect := func(h http.HandlerFunc) http.HandlerFunc { return cop.Handler(h).ServeHTTP }
 	handle(http.MethodGet, "/-/control", func(w http.ResponseWriter, _ *http.Request) { s.writeState(w) })
-	handle(http.MethodPost, "/-/control/fault", s.postFault)
-	handle(http.MethodPost, "/-/control/load", s.postLoad)
-	handle(http.MethodPost, "/-/control/token", s.postToken)
-	handle(http.MethodPost, "/-/control/sessions", s.postSession)
-	handle(http.MethodDelete, "/-/control/sessions/{id}", s.deleteSession)
+	handle(http.MethodPost, "/-/control/fault", protect(s.postFault))
+	handle(http.MethodPost, "/-/control/load", protect(s.postLoad))
+	handle(http.MethodPost, "/-/control/token", protect(s.postToken))
+	handle(http.MethodPost, "/-/control/sessions", protect(s.postSession))
+	handle(http.MethodDelete, "/-/control/sessions/{id}", protect(s.deleteSession))
 }
 
 // controlBody is a control request's body, bounded.

@@ -161,6 +161,8 @@ func FuzzControlBodies(f *testing.F) {
 		{0, `{"kind":"http_5xx","status":503}`},
 		{0, `{"kind":"rate_limit","retry_after":5}`},
 		{0, `{"kind":"huge","huge_bytes":104857600}`},
+		{0, `{"kind":"long_names","name_bytes":2048}`},
+		{0, `{"kind":"future_start"}`},
 		{0, `{"kind":"none"}`},
 		{0, `{"kind":"extra_fields","endpoints":["sessions"]}`},
 		{0, `{"kind":"echo_credentials"}`},

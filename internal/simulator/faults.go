@@ -30,6 +30,8 @@ const (
 	FaultNonInteger   FaultKind = "non_integer"
 	FaultDuplicateIDs FaultKind = "duplicate_ids"
 	FaultUnauthorized FaultKind = "unauthorized"
+	FaultLongNames    FaultKind = "long_names"
+	FaultFutureStart  FaultKind = "future_start"
 
 	// For the probe (fields.go): fields the model lacks, a required
 	// field missing, a value of the wrong type, the credentials echoed.
@@ -44,7 +46,7 @@ var FaultKinds = []FaultKind{
 	FaultNone, FaultLatency, FaultHang, FaultHTTP5xx, FaultRateLimit,
 	FaultMalformed, FaultTruncated, FaultWrongShape, FaultHuge,
 	FaultEndlessPages, FaultRepeatToken, FaultNegative, FaultNonInteger,
-	FaultDuplicateIDs, FaultUnauthorized,
+	FaultDuplicateIDs, FaultUnauthorized, FaultLongNames, FaultFutureStart,
 	FaultExtraFields, FaultMissingField, FaultWrongType, FaultEchoCredentials,
 }
 
@@ -63,6 +65,9 @@ const (
 	DefaultFaultStatus     = 500
 	DefaultFaultRetryAfter = 1
 	DefaultFaultHugeBytes  = 100 << 20
+	DefaultFaultNameBytes  = 100 << 10
+
+	maxNameBytes = 1 << 20
 
 	minHugeBytes = 1 << 10
 	maxHugeBytes = 1 << 40
@@ -77,9 +82,14 @@ type Fault struct {
 	Status     int           // http_5xx
 	RetryAfter int           // rate_limit, seconds
 	HugeBytes  int64         // huge
+	NameBytes  int           // long_names
 
 	echo map[string]string // echo_credentials: what the request carried, set per request
 }
+
+// FutureStart is the started_at of the first session of each page under
+// the future_start fault: past what Unix nanoseconds hold.
+const FutureStart = "2300-01-01T00:00:00Z"
 
 // faultJSON is Fault on the wire: the latency is a Go duration string.
 type faultJSON struct {
@@ -89,11 +99,12 @@ type faultJSON struct {
 	Status     int       `json:"status,omitempty"`
 	RetryAfter int       `json:"retry_after,omitempty"`
 	HugeBytes  int64     `json:"huge_bytes,omitempty"`
+	NameBytes  int       `json:"name_bytes,omitempty"`
 }
 
 // MarshalJSON writes the control API form, e.g. {"kind":"latency","latency":"2s"}.
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Kind: f.Kind, Endpoints: f.Endpoints, Status: f.Status, RetryAfter: f.RetryAfter, HugeBytes: f.HugeBytes}
+	j := faultJSON{Kind: f.Kind, Endpoints: f.Endpoints, Status: f.Status, RetryAfter: f.RetryAfter, HugeBytes: f.HugeBytes, NameBytes: f.NameBytes}
 	if j.Kind == "" {
 		j.Kind = FaultNone
 	}
@@ -118,7 +129,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 		}
 		lat = d
 	}
-	*f = Fault{Kind: j.Kind, Endpoints: j.Endpoints, Latency: lat, Status: j.Status, RetryAfter: j.RetryAfter, HugeBytes: j.HugeBytes}
+	*f = Fault{Kind: j.Kind, Endpoints: j.Endpoints, Latency: lat, Status: j.Status, RetryAfter: j.RetryAfter, HugeBytes: j.HugeBytes, NameBytes: j.NameBytes}
 	return nil
 }
 
@@ -167,6 +178,7 @@ func (f Fault) normalize() (Fault, error) {
 		only("status", f.Status != 0, FaultHTTP5xx),
 		only("retry_after", f.RetryAfter != 0, FaultRateLimit),
 		only("huge_bytes", f.HugeBytes != 0, FaultHuge),
+		only("name_bytes", f.NameBytes != 0, FaultLongNames),
 	); err != nil {
 		return Fault{}, err
 	}
@@ -202,6 +214,14 @@ func (f Fault) normalize() (Fault, error) {
 		}
 		if out.HugeBytes < minHugeBytes || out.HugeBytes > maxHugeBytes {
 			return Fault{}, fmt.Errorf("huge_bytes must be %d..%d", minHugeBytes, int64(maxHugeBytes))
+		}
+	case FaultLongNames:
+		out.NameBytes = f.NameBytes
+		if out.NameBytes == 0 {
+			out.NameBytes = DefaultFaultNameBytes
+		}
+		if out.NameBytes < 1 || out.NameBytes > maxNameBytes {
+			return Fault{}, fmt.Errorf("name_bytes must be 1..%d", maxNameBytes)
 		}
 	}
 	return out, nil

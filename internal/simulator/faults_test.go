@@ -123,6 +123,25 @@ func TestFaults(t *testing.T) {
 				}
 			}
 		}},
+		{`{"kind":"long_names","name_bytes":5000}`, []string{EndpointSessions}, func(t *testing.T, ep string, got, n response) {
+			d, nd := decode[csi.SessionsDoc](t, got), decode[csi.SessionsDoc](t, n)
+			users := map[string]bool{}
+			for i, s := range d.Sessions {
+				if len(s.User) != 5000 || !strings.HasPrefix(s.User, nd.Sessions[i].User) {
+					t.Fatalf("user of %d bytes, not %q padded", len(s.User), nd.Sessions[i].User)
+				}
+				users[s.User] = true
+			}
+			if len(users) < 2 {
+				t.Fatal("long names are not distinct")
+			}
+		}},
+		{`{"kind":"future_start"}`, []string{EndpointSessions}, func(t *testing.T, ep string, got, n response) {
+			d := decode[csi.SessionsDoc](t, got)
+			if d.Sessions[0].StartedAt != FutureStart || d.Sessions[1].StartedAt == FutureStart {
+				t.Fatalf("starts %q, %q", d.Sessions[0].StartedAt, d.Sessions[1].StartedAt)
+			}
+		}},
 		{`{"kind":"negative"}`, []string{EndpointLicenses}, func(t *testing.T, ep string, got, n response) {
 			d := decode[csi.LicensesDoc](t, got)
 			if *d.Licenses[0].Seats != -3 {

@@ -21,6 +21,19 @@ import (
 
 const contentTypeJSON = "application/json"
 
+// WriteTimeout is how long an answer may take to write, counted from when
+// it starts: after a latency or hang fault has waited, and again for each
+// chunk of a huge fault's stream. The server's WriteTimeout should be the
+// same, for everything else. A client that stops reading is cut off after
+// it; one that reads is never cut off by a long fault or a huge body.
+const WriteTimeout = time.Minute
+
+// extendWriteDeadline restarts w's write deadline; ignored where the
+// writer cannot set one (a recorder in tests).
+func extendWriteDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
+}
+
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
@@ -42,20 +55,24 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 // routes registers the upstream API and the control API on mux. Each path
 // also has a method-less pattern, less specific than its method's, so a
 // wrong method gets upstream's JSON 405 rather than ServeMux's text one.
-func (s *Simulator) routes(mux *http.ServeMux) {
-	api := func(p string) string { return APIPrefix + "/" + p }
+func (s *Simulator) routes(mux *http.ServeMux, apiRoutes, control bool) {
+	apiPath := func(p string) string { return APIPrefix + "/" + p }
 	handle := func(method, path string, h http.HandlerFunc) {
 		mux.HandleFunc(method+" "+path, h)
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w, method) })
 	}
 	handle(http.MethodGet, "/-/healthy", serve.Healthy.ServeHTTP)
-	handle(http.MethodGet, api(csi.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
-		s.serveLicenses(w, f)
-	}))
-	handle(http.MethodGet, api(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
-	handle(http.MethodPost, api(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
-		func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
-	s.controlRoutes(handle)
+	if apiRoutes {
+		handle(http.MethodGet, apiPath(csi.PathLicenses), s.api(EndpointLicenses, func(w http.ResponseWriter, _ *http.Request, f Fault) {
+			s.serveLicenses(w, f)
+		}))
+		handle(http.MethodGet, apiPath(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
+		handle(http.MethodPost, apiPath(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
+			func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
+	}
+	if control {
+		s.controlRoutes(handle)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such path")
 	})
@@ -63,9 +80,19 @@ func (s *Simulator) routes(mux *http.ServeMux) {
 
 // Handler serves the simulated API under APIPrefix, the control API under
 // /-/control and /-/healthy.
-func (s *Simulator) Handler() http.Handler {
+func (s *Simulator) Handler() http.Handler { return s.handler(true, true) }
+
+// APIHandler is Handler without the control API (which answers 404), for
+// a listener that others reach while the control API listens elsewhere,
+// e.g. on loopback only (ControlHandler).
+func (s *Simulator) APIHandler() http.Handler { return s.handler(true, false) }
+
+// ControlHandler serves only the control API and /-/healthy.
+func (s *Simulator) ControlHandler() http.Handler { return s.handler(false, true) }
+
+func (s *Simulator) handler(api, control bool) http.Handler {
 	mux := http.NewServeMux()
-	s.routes(mux)
+	s.routes(mux, api, control)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// ServeMux would redirect a path like sessions//terminate to its
 		// clean form; upstream answers 404, and so does the simulator.
@@ -99,6 +126,8 @@ func (s *Simulator) api(ep string, serve func(http.ResponseWriter, *http.Request
 			}
 			return
 		}
+		// The wait may have used up the server's WriteTimeout.
+		extendWriteDeadline(w)
 		switch f.Kind {
 		case FaultHTTP5xx:
 			writeError(w, f.Status, "internal", "simulated server error")
@@ -300,6 +329,7 @@ func streamHuge(w http.ResponseWriter, status int, size int64, pre, post []byte,
 	remaining := size - int64(len(pre)) - int64(len(post))
 	buf = append(buf, pre...)
 	flush := func() bool {
+		extendWriteDeadline(w)
 		if _, err := w.Write(buf); err != nil {
 			return false
 		}
@@ -400,14 +430,14 @@ func (s *Simulator) serveSessions(w http.ResponseWriter, r *http.Request, f Faul
 		streamHuge(w, http.StatusOK, f.HugeBytes, pre, post, items)
 		return
 	}
-	writeBody(w, http.StatusOK, s.sessionsPage(snap, off, size, f.Kind), f)
+	writeBody(w, http.StatusOK, s.sessionsPage(snap, off, size, f), f)
 }
 
 // sessionsPage encodes the page of size sessions at off, as the paging
 // faults distort it.
-func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, kind FaultKind) []byte {
+func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, f Fault) []byte {
 	n := uint64(len(snap.sessions))
-	switch kind {
+	switch f.Kind {
 	case FaultEndlessPages:
 		// A fresh token every time; the content wraps around.
 		next := encodeToken(s.seed, snap.version, off+uint64(size))
@@ -419,14 +449,29 @@ func (s *Simulator) sessionsPage(snap *snapshot, off uint64, size int, kind Faul
 	case FaultRepeatToken:
 		// The token handed out is the one that fetched this page.
 		return snap.page(int(off), size, encodeToken(s.seed, snap.version, off), false)
-	case FaultDuplicateIDs:
+	case FaultDuplicateIDs, FaultLongNames, FaultFutureStart:
 		end := min(off+uint64(size), n)
 		page := csi.SessionsDoc{Sessions: make([]csi.SessionDoc, 0, end-off)}
 		for _, x := range snap.sessions[off:end] {
 			page.Sessions = append(page.Sessions, x.doc(s.acct.licenses[x.lic].id))
 		}
-		if len(page.Sessions) > 1 {
-			page.Sessions[1].ID = page.Sessions[0].ID
+		switch f.Kind {
+		case FaultDuplicateIDs:
+			if len(page.Sessions) > 1 {
+				page.Sessions[1].ID = page.Sessions[0].ID
+			}
+		case FaultLongNames:
+			// Each user stays distinct: its name, padded.
+			pad := strings.Repeat("x", f.NameBytes)
+			for i := range page.Sessions {
+				if u := page.Sessions[i].User; len(u) < f.NameBytes {
+					page.Sessions[i].User = u + pad[:f.NameBytes-len(u)]
+				}
+			}
+		case FaultFutureStart:
+			if len(page.Sessions) > 0 {
+				page.Sessions[0].StartedAt = FutureStart
+			}
 		}
 		if end < n {
 			page.NextPageToken = encodeToken(s.seed, snap.version, end)

@@ -190,6 +190,9 @@ func (p *Process) URL(path string) string { return "http://" + p.Addr + path }
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
+// Args are the process's command-line arguments, without the program.
+func (p *Process) Args() []string { return p.cmd.Args[1:] }
+
 // Pid is the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 

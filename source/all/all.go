@@ -3,5 +3,6 @@
 package all
 
 import (
-	_ "github.com/license-monitor/license-monitor/source/csi" // type: csi
+	_ "github.com/license-monitor/license-monitor/source/csi"    // type: csi
+	_ "github.com/license-monitor/license-monitor/source/flexlm" // type: flexlm
 )

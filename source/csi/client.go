@@ -421,6 +421,11 @@ func sessionFromDoc(op string, d *SessionDoc) (source.Session, error) {
 	if err != nil {
 		return source.Session{}, invalid("session %q: started_at %q is not RFC 3339", d.ID, d.StartedAt)
 	}
+	// generated_at is in /licenses, read alongside: the collector checks
+	// the start against it (source.StartInBounds); here the fixed bounds.
+	if !source.StartInBounds(started, time.Time{}) {
+		return source.Session{}, invalid("session %q: started_at %s is before %d or past what a timestamp holds", d.ID, d.StartedAt, source.MinSessionStart.Year())
+	}
 	s := source.Session{
 		ID: d.ID, LicenseID: d.LicenseID, User: d.User, DisplayName: d.DisplayName,
 		Host: d.Host, StartedAt: started, CheckedOut: d.CheckedOut,

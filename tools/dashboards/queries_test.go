@@ -43,6 +43,8 @@ var contractMetrics = []string{
 	"license_poll_failures_total",
 	"license_exporter_config_last_reload_successful",
 	"license_exporter_build_info",
+	"license_user_sessions_dropped_total",
+	"license_exporter_http_connections_refused_total",
 }
 
 // sidecarMetrics are the sidecar's metrics the dashboards read (the

@@ -457,6 +457,16 @@ func TestComposeStackRuns(t *testing.T) {
 		args := rootedArgs(root, s.Command)
 		args = slices.DeleteFunc(args, func(a string) bool { return strings.HasPrefix(a, "--web.listen-address=") })
 		args = append(args, "--web.listen-address="+addrs[svc])
+		// The simulator's loopback control address would be a fixed port
+		// on this machine: a free one instead, still on loopback.
+		for i, a := range args {
+			if v, ok := strings.CutPrefix(a, "--web.control-listen-address="); ok {
+				if !strings.HasPrefix(v, "127.0.0.1:") {
+					t.Errorf("%s: the control API listens on %s, not loopback", svc, v)
+				}
+				args[i] = "--web.control-listen-address=" + testenv.FreeAddr(t)
+			}
+		}
 		return testenv.Start(t, addrs[svc], testenv.Binary(t, programOf(s)), args...)
 	}
 	sim := start("simulator")

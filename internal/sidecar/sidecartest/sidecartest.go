@@ -34,6 +34,8 @@ type Options struct {
 	MinSessionAge time.Duration // 0: none
 	Extra         string        // more top-level YAML, e.g. an auth block
 	Users         []string      // more account administrators, beside the demo users
+	AuditLog      string        // audit_log; "": a file in the test's directory
+	WebConfig     string        // --web.config.file; "": deploy/sidecar/web-config.yml
 }
 
 // Sidecar is a running license_sidecar.
@@ -83,10 +85,16 @@ func Start(t testing.TB, o Options, args ...string) *Sidecar {
 	t.Helper()
 	dir := t.TempDir()
 	s := &Sidecar{AuditPath: filepath.Join(dir, "audit.log"), ConfigPath: filepath.Join(dir, "license_sidecar.yml")}
+	if o.AuditLog != "" {
+		s.AuditPath = o.AuditLog
+	}
 	if err := os.WriteFile(s.ConfigPath, []byte(Config(o, s.AuditPath)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	webCfg := filepath.Join(testenv.RepoRoot(), "deploy", "sidecar", "web-config.yml")
+	webCfg := o.WebConfig
+	if webCfg == "" {
+		webCfg = filepath.Join(testenv.RepoRoot(), "deploy", "sidecar", "web-config.yml")
+	}
 	addr := testenv.FreeAddr(t)
 	s.Process = testenv.Start(t, addr, testenv.Binary(t, "license_sidecar"),
 		append([]string{"--config.file=" + s.ConfigPath, "--web.config.file=" + webCfg, "--web.listen-address=" + addr}, args...)...)
