@@ -78,7 +78,7 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./source/csi:FuzzDecodeLicenses ./source/csi:FuzzDecodeSessions \
-	./source/csi:FuzzDecodeMatchesStdlib \
+	./source/csi:FuzzDecodeDenials ./source/csi:FuzzDecodeMatchesStdlib \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \
