@@ -333,9 +333,9 @@ func TestRegisteredSourceReachesMetrics(t *testing.T) {
 	}
 	for series, want := range map[string]float64{
 		`license_up{source="lab"}`: 1,
-		`license_seats_issued{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`: 7,
-		`license_seats_in_use{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`: 2,
-		`license_user_sessions{edition="",host="lab-eve",product="FakeCAD",source="lab",user="eve"}`:               1,
+		`license_seats_issued{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`:           7,
+		`license_seats_in_use{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`:           2,
+		`license_user_sessions{edition="",host="lab-eve",license_type="floating",product="FakeCAD",source="lab",user="eve"}`: 1,
 	} {
 		if v, ok := got[series]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)

@@ -23,6 +23,9 @@ const (
 	DefaultPollInterval = 60 * time.Second
 	MinPollInterval     = 5 * time.Second
 	DefaultTimeout      = 15 * time.Second
+	// DefaultDenialsOverlap and MaxDenialsOverlap bound denials_overlap.
+	DefaultDenialsOverlap = time.Hour
+	MaxDenialsOverlap     = 7 * 24 * time.Hour
 	// DefaultType is the type of a source block without `type:`; CSI's
 	// was the only one when the key was added.
 	DefaultType = "csi"
@@ -39,6 +42,9 @@ type Source struct {
 	Timeout      model.Duration `yaml:"timeout,omitempty"`
 	Users        *bool          `yaml:"users,omitempty"`
 	Products     ProductFilter  `yaml:"products,omitempty"`
+	// DenialsOverlap is how far before the newest denial seen (or the
+	// source's generated_at) each denials read starts, to catch late ones.
+	DenialsOverlap model.Duration `yaml:"denials_overlap,omitempty"`
 
 	// Spec is the type's own keys (source.NewConfig); nil when the type
 	// is unknown, which Validate reports.
@@ -66,9 +72,10 @@ func (f *ProductFilter) Match(product string) bool {
 // naming it and its line, as yaml.v2 reports any unknown key.
 func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
 	common := plainSource{
-		Type:         DefaultType,
-		PollInterval: model.Duration(DefaultPollInterval),
-		Timeout:      model.Duration(DefaultTimeout),
+		Type:           DefaultType,
+		PollInterval:   model.Duration(DefaultPollInterval),
+		Timeout:        model.Duration(DefaultTimeout),
+		DenialsOverlap: model.Duration(DefaultDenialsOverlap),
 	}
 	// The type decides which keys are allowed, so it is read first.
 	probe := struct {
@@ -174,6 +181,9 @@ func (s *Source) Validate(dir string) error {
 	}
 	if timeout <= 0 || timeout >= poll {
 		return fmt.Errorf("timeout %s must be above 0 and below poll_interval %s", timeout, poll)
+	}
+	if o := time.Duration(s.DenialsOverlap); o < 0 || o > MaxDenialsOverlap {
+		return fmt.Errorf("denials_overlap %s must be from 0 to %s", o, model.Duration(MaxDenialsOverlap))
 	}
 	var err error
 	if s.Products.include, err = anchored(s.Products.Include); err != nil {
