@@ -131,6 +131,8 @@ func (s *Simulator) controlRoutes(handle func(method, path string, h http.Handle
 	handle(http.MethodPost, "/-/control/token", s.postToken)
 	handle(http.MethodPost, "/-/control/sessions", s.postSession)
 	handle(http.MethodDelete, "/-/control/sessions/{id}", s.deleteSession)
+	handle(http.MethodPost, "/-/control/denials", s.postDenial)
+	handle(http.MethodPost, "/-/control/denials/endpoint", s.postDenialsEndpoint)
 }
 
 // controlBody is a control request's body, bounded.

@@ -55,6 +55,7 @@ func (s *Simulator) routes(mux *http.ServeMux) {
 	handle(http.MethodGet, api(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
 	handle(http.MethodPost, api(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
 		func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
+	handle(http.MethodGet, api(csi.PathDenials), s.api(EndpointDenials, s.serveDenials))
 	s.controlRoutes(handle)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such path")
