@@ -111,7 +111,7 @@ func (s *Simulator) refuseLocked(t time.Time, u, p int) {
 }
 
 // DenialRequest is the body of POST /-/control/denials: one denial to
-// record. The license is license_id's, or product, edition and
+// record, or with the id of a recorded one alone, that one again. The license is license_id's, or product, edition and
 // license_type as given (a product /licenses does not list is allowed).
 type DenialRequest struct {
 	ID          string `json:"id,omitempty"` // "" = a new one; an id already recorded repeats that event, the rest ignored
@@ -130,13 +130,21 @@ type DenialsEndpointRequest struct {
 	Enabled *bool `json:"enabled"`
 }
 
+// check says what a new denial lacks.
+func (b *DenialRequest) check() error {
+	if b.User == "" || (b.LicenseID == "") == (b.Product == "") {
+		return errors.New("user, and either license_id or product, are required")
+	}
+	return nil
+}
+
 func decodeDenialBody(r io.Reader) (DenialRequest, time.Time, error) {
 	var b DenialRequest
 	if err := decodeStrict(r, &b); err != nil {
 		return b, time.Time{}, err
 	}
-	if b.User == "" || (b.LicenseID == "") == (b.Product == "") {
-		return b, time.Time{}, errors.New("user, and either license_id or product, are required")
+	if err := b.check(); err != nil && b.ID == "" { // an id alone may repeat an event
+		return b, time.Time{}, err
 	}
 	var at time.Time
 	if b.At != "" {
@@ -167,6 +175,9 @@ func (s *Simulator) AddDenial(req DenialRequest, at time.Time) (csi.DenialDoc, e
 				return d, nil
 			}
 		}
+	}
+	if err := req.check(); err != nil {
+		return csi.DenialDoc{}, err
 	}
 	d := csi.DenialDoc{ID: req.ID, Product: req.Product, Edition: req.Edition, LicenseType: req.LicenseType,
 		User: req.User, Host: req.Host, Reason: req.Reason}
