@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"fmt"
+	"html"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/config"
 
+	"github.com/license-monitor/license-monitor/internal/sidecar/sidecartest"
 	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
@@ -205,5 +208,67 @@ func TestDenialsNeverMakeSeatsStale(t *testing.T) {
 			})
 			sim.ClearFault(t)
 		})
+	}
+}
+
+// TestSidecarShowsDenials: the monitor page and its JSON list the last
+// 24 hours of denials with user, host and time, under view_monitor; an
+// older one is left out, a repeat listed once, ?user= narrows them, and
+// an account without denials still shows its sessions.
+func TestSidecarShowsDenials(t *testing.T) {
+	r := startSidecarRig(t, sidecartest.Options{})
+	simNow, err := time.Parse(time.RFC3339, r.sim.State(t)["sim_time"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := r.sim.AddDenial(t, map[string]any{"license_id": "L-ETABS-ULT-1", "user": "dora@acme.example", "host": "WS-DORA",
+		"at": simNow.Add(-3 * time.Hour).UTC().Format(time.RFC3339), "reason": "not_in_license_group"})
+	r.sim.AddDenial(t, map[string]any{"id": recent.ID})
+	r.sim.AddDenial(t, map[string]any{"license_id": "L-ETABS-ULT-1", "user": "old@acme.example", "host": "WS-OLD",
+		"at": simNow.Add(-25 * time.Hour).UTC().Format(time.RFC3339)})
+
+	v := r.sc.Monitor(t, "bob", "")
+	if !v.DenialsAvailable || v.DenialsError != "" {
+		t.Fatalf("denials available %v, error %q", v.DenialsAvailable, v.DenialsError)
+	}
+	var dora int
+	for _, d := range v.Denials {
+		if d.User == "old@acme.example" {
+			t.Error("a denial older than 24 hours is shown")
+		}
+		if d.User == "dora@acme.example" {
+			dora++
+			if d.Host != "WS-DORA" || d.Time.Format(time.RFC3339) != recent.At || d.Product != "ETABS" || d.Edition != "Ultimate" || d.Reason != "not_in_license_group" {
+				t.Errorf("dora's denial: %+v, want %+v", d, recent)
+			}
+		}
+	}
+	if dora != 1 {
+		t.Errorf("dora's denial listed %d times, want once", dora)
+	}
+	if v := r.sc.Monitor(t, "admin", "?user=dora@acme.example"); len(v.Denials) != 1 {
+		t.Errorf("?user=dora@acme.example: %d denials", len(v.Denials))
+	}
+	status, page := r.sc.Do(t, "bob", http.MethodGet, "/", nil)
+	if status != http.StatusOK || !strings.Contains(page, "WS-DORA") || !strings.Contains(page, recent.At) ||
+		!strings.Contains(page, "Not in license group") || !strings.Contains(html.UnescapeString(page), "dora@acme.example") {
+		t.Errorf("the page lacks dora's denial (status %d)", status)
+	}
+	if status, body := r.sc.Do(t, "nobody", http.MethodGet, "/api/v1/monitor", nil); status != http.StatusForbidden || strings.Contains(body, "WS-DORA") {
+		t.Errorf("nobody: %d", status)
+	}
+
+	// An account without the endpoint: sessions as before, no denials.
+	r.sim.SetDenialsEndpoint(t, false)
+	v = r.sc.Monitor(t, "bob", "")
+	if v.DenialsAvailable || len(v.Denials) != 0 || v.DenialsError != "" || len(v.Sessions) == 0 {
+		t.Errorf("without denials: available %v, %d denials, error %q, %d sessions", v.DenialsAvailable, len(v.Denials), v.DenialsError, len(v.Sessions))
+	}
+	// A failing read is shown, and never hides the sessions.
+	r.sim.SetDenialsEndpoint(t, true)
+	r.sim.SetFault(t, map[string]any{"kind": "http_5xx", "endpoints": []string{"denials"}})
+	v = r.sc.Monitor(t, "bob", "")
+	if !strings.Contains(v.DenialsError, "http_5xx") || len(v.Sessions) == 0 {
+		t.Errorf("denials failing: error %q, %d sessions", v.DenialsError, len(v.Sessions))
 	}
 }
