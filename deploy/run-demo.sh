@@ -42,7 +42,7 @@ done
 	--start-time=weekday-10:30 ${DEMO_NOW:+--now="$DEMO_NOW"} &
 pids+=($!)
 wait_ready "http://127.0.0.1:$sim_port/-/healthy" license_simulator "${pids[-1]}"
-sim_time=$(curl -fsS "http://127.0.0.1:$sim_port/-/control" | sed -n 's/.*"sim_time":"\([^"]*\)".*/\1/p')
+start_time=$(curl -fsS "http://127.0.0.1:$sim_port/-/control" | sed -n 's/.*"start_time":"\([^"]*\)".*/\1/p')
 
 "$bin/license_exporter" --config.file="$tmp/license_exporter.yml" \
 	--web.listen-address=":$exporter_port" &
@@ -68,7 +68,7 @@ License Monitor demo is running:
   exporter metrics:         http://localhost:$exporter_port/metrics
   exporter landing page:    http://localhost:$exporter_port/
 $sidecar_msg
-Demo clock: the simulated account started at $sim_time (the most recent
+Demo clock: the simulated account started at $start_time (the most recent
 weekday 10:30 UTC) and runs at real speed; set DEMO_NOW=<RFC 3339> to
 start from another moment.
 Press Ctrl-C to stop.

@@ -54,6 +54,15 @@ func fmtDuration(ns float64) string {
 	}
 }
 
+// fmtRatio keeps two significant digits of a small ratio, which "%.2f"
+// would print as 0.00.
+func fmtRatio(r float64) string {
+	if r < 0.1 {
+		return fmt.Sprintf("%.3fx", r)
+	}
+	return fmt.Sprintf("%.2fx", r)
+}
+
 func fmtBytes(b float64) string {
 	switch {
 	case b >= 1<<20:
@@ -104,7 +113,7 @@ func TestReport(t *testing.T) {
 		if r.ratio > maxRatio {
 			mark, failed = "  OVER BUDGET", true
 		}
-		fmt.Printf("%-6s %-12s %s | %s | %5.2fx %5.2f–%5.2fx%s\n", r.tier, r.name, r.measure, r.floor, r.ratio, r.minRatio, r.maxRatio, mark)
+		fmt.Printf("%-6s %-12s %s | %s | %6s %6s–%6s%s\n", r.tier, r.name, r.measure, r.floor, fmtRatio(r.ratio), fmtRatio(r.minRatio), fmtRatio(r.maxRatio), mark)
 	}
 	fmt.Printf("ratio: the median over %d interleaved rounds of measure/floor (time/op); spread: the least and greatest round\n", rounds)
 	fmt.Printf("budget: each median ratio at most %.1fx\n\n", maxRatio)

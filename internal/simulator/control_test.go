@@ -21,7 +21,7 @@ func TestControlState(t *testing.T) {
 	r := h.get("/-/control")
 	wantJSONType(t, r)
 	st := decode[ControlState](t, r)
-	if st.Fault.Kind != FaultNone || st.Load != LoadNormal || st.SimTime != "2026-12-02T12:00:00Z" ||
+	if st.Fault.Kind != FaultNone || st.Load != LoadNormal || st.SimTime != "2026-12-02T12:00:00Z" || st.StartTime != "2026-12-02T11:00:00Z" ||
 		st.Requests[EndpointLicenses] != 1 || st.Requests[EndpointSessions] != 2 || st.Requests[EndpointTerminate] != 0 ||
 		st.Sessions != len(h.sessions(0, nil)) {
 		t.Fatalf("%s", r.body)

@@ -307,11 +307,13 @@ func (s *Simulator) SetToken(token string) {
 
 // ControlState is the body of GET /-/control and of the control answers.
 type ControlState struct {
-	Fault    Fault            `json:"fault"`
-	Load     LoadMode         `json:"load"`
-	SimTime  string           `json:"sim_time"`
-	Requests map[string]int64 `json:"requests"`
-	Sessions int              `json:"sessions"`
+	Fault   Fault    `json:"fault"`
+	Load    LoadMode `json:"load"`
+	SimTime string   `json:"sim_time"`
+	// StartTime is where the simulated clock started (--start-time).
+	StartTime string           `json:"start_time"`
+	Requests  map[string]int64 `json:"requests"`
+	Sessions  int              `json:"sessions"`
 	// Denials is the number of denial records; DenialsEndpoint is false
 	// while GET denials answers 404.
 	Denials         int  `json:"denials"`
@@ -322,7 +324,7 @@ type ControlState struct {
 func (s *Simulator) State() ControlState {
 	s.mu.Lock()
 	s.advanceLocked()
-	st := ControlState{Fault: s.fault, Load: s.mode, SimTime: ts(s.simNow), Sessions: len(s.live),
+	st := ControlState{Fault: s.fault, Load: s.mode, SimTime: ts(s.simNow), StartTime: ts(s.start), Sessions: len(s.live),
 		Denials: len(s.denials), DenialsEndpoint: !s.noDenials}
 	s.mu.Unlock()
 	st.Requests = s.Requests()
