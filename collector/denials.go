@@ -17,6 +17,10 @@ import (
 // a forgotten event sent again is never counted twice.
 const maxDenialIDs = 100_000
 
+// maxDenialSeries bounds license_denials_total's series per source, in
+// case upstream names far more products, editions or types than it lists.
+const maxDenialSeries = 10_000
+
 // denialKey is one license_denials_total series, beside source.
 type denialKey struct {
 	product, edition, licenseType string
@@ -130,20 +134,28 @@ func (p *Poller) pollDenials(ctx context.Context, v *view) {
 			fresh[denialKey{e.Product, e.Edition, e.LicenseType, e.Reason}]++
 		}
 	})
-	if parent.Err() != nil {
-		return // shutting down: not a failure of the source
-	}
 	d.newest = newest
 	d.trim()
 
 	s := p.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Events read before a failure are real and now remembered: count them.
+	// Events read before a failure (or a shutdown, when a reload hands the
+	// state on) are real and now remembered: count them.
+	dropped := 0
 	for k, n := range fresh {
+		if _, ok := d.counts[k]; !ok && len(d.counts) >= maxDenialSeries {
+			dropped += int(n)
+			continue
+		}
 		d.counts[k] += n
 	}
+	if dropped > 0 {
+		p.logger.Warn("denials of more label sets than the limit are not counted", "limit", maxDenialSeries, "denials", dropped)
+	}
 	switch {
+	case parent.Err() != nil:
+		return // shutting down: not a failure of the source
 	case errors.Is(err, source.ErrNotSupported):
 		if d.supported {
 			p.logger.Info("the source's account keeps no denials; license_denials_total is not exported for it")

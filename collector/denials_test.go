@@ -268,3 +268,21 @@ license_denials_total{edition="Plus",license_type="network",product="SAP2000",re
 		t.Fatal(err)
 	}
 }
+
+// A read cut short by a shutdown (a reload hands the state to the next
+// poller) counts what it remembered, and is no failure.
+func TestDenialsShutdownKeepsCounts(t *testing.T) {
+	p, d := denialPoller(t)
+	pollBoth(t, p, t0)
+	d.events = []source.Denial{denial("D-1", t0.Add(time.Minute), "ETABS", "Ultimate", "cloud_sign_in", source.DenialNoSeat)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.err = context.Canceled
+	p.pollDenials(ctx, p.view.Load())
+	if got := denialCounts(t, p); got["Ultimate/cloud_sign_in/ETABS/no_seat_available"] != 1 {
+		t.Errorf("a denial remembered in a cut-short read was not counted: %v", got)
+	}
+	if f := readFailures(p); len(f) != 0 {
+		t.Errorf("a shutdown counted as a failure: %v", f)
+	}
+}
