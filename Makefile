@@ -82,7 +82,8 @@ FUZZ_TARGETS := \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \
-	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip
+	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip \
+	./internal/probe:FuzzAnalyze
 fuzz-seeds:
 	@echo ">> fuzz seed corpora"
 	@for t in $(FUZZ_TARGETS); do \

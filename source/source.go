@@ -8,6 +8,7 @@ package source
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 )
 
@@ -31,7 +32,7 @@ type Source interface {
 
 // The optional capabilities below are separate interfaces, so a source
 // implements what its license manager has and callers ask with a type
-// assertion. CSI implements Terminator and Denials.
+// assertion. CSI implements Terminator, Denials and RawReader.
 
 // Terminator is a source that can end a session remotely (the sidecar's
 // terminate action).
@@ -122,11 +123,49 @@ type Series struct {
 // Label is one label of a Series.
 type Label struct{ Name, Value string }
 
-// RawReader is a source whose documents can be read as received, for a
-// probe that names the fields it sent and the decoder did not understand
-// (a later issue). Documents hold user names: they are not logged.
+// RawReader is a source whose documents can be read as received, for the
+// probe (license_exporter --source.probe) that names what a source sent
+// and its decoder did not understand. Documents hold user names and may
+// echo secrets: they are never logged.
 type RawReader interface {
-	// EachRaw reads one snapshot and hands visit each document as it
-	// came, named for people ("licenses", "sessions page 2").
-	EachRaw(ctx context.Context, visit func(name string, doc []byte) error) error
+	// ReadRaw reads one snapshot exactly as a poll does, Licenses and
+	// then every page of EachSession with the same client, limits and
+	// validation, and hands visit each document as it came, before it is
+	// decoded, whatever its status, one at a time. It returns what
+	// ReadAll would: the
+	// snapshot, sessions included, or the poll's error. An error from
+	// visit ends the read and is returned as it is.
+	ReadRaw(ctx context.Context, visit func(d *RawDoc) error) (*Snapshot, error)
+}
+
+// RawDoc is one document a RawReader read.
+type RawDoc struct {
+	Name        string // for people, as errors name it: "GET licenses", "GET sessions page 2"
+	Endpoint    string // what was read, one word: "licenses", "sessions" (dump files are named after it)
+	Status      int    // HTTP status; 0 when the source is not HTTP
+	ContentType string
+	// Body is the document as received, at most the source's size limit
+	// plus one byte (an error answer: its first 64 KiB); it is only valid
+	// during visit.
+	Body []byte
+	// Wire is the Go type a body of the expected status decodes into
+	// with encoding/json, nil for other bodies (error answers). Its
+	// fields' json tags name the fields the source knows, and WireTag
+	// marks the required and the personal ones.
+	Wire reflect.Type
+}
+
+// WireTag is the struct tag of a source's wire types that a probe reads:
+// a comma-separated list of "required" (the API always sends the field;
+// absent or null, the document is invalid) and "pii=user", "pii=host" or
+// "pii=name" (a person's user name, host or display name, which a probe
+// counts and pseudonymises but never prints).
+const WireTag = "wire"
+
+// SecretHolder is a source config that can list the secrets it holds (a
+// token, the parts of an API link that make it secret), so a probe can
+// remove them from what it prints and dumps, even where upstream echoes
+// them back.
+type SecretHolder interface {
+	Secrets() []string
 }

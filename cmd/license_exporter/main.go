@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/collector"
 	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/internal/probe"
 	"github.com/license-monitor/license-monitor/internal/serve"
 	_ "github.com/license-monitor/license-monitor/source/all" // every source type
 )
@@ -35,6 +37,9 @@ func run() int {
 	logger := promslog.New(f.log)
 	if f.configCheck {
 		return checkConfig(f.configFile)
+	}
+	if f.probe.Source != "" || f.probe.DumpDir != "" || f.probe.ShowUsers {
+		return runProbe(f)
 	}
 
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
@@ -61,6 +66,7 @@ type flags struct {
 	metricsPath string
 	web         *web.FlagConfig
 	log         *promslog.Config
+	probe       probe.Options
 }
 
 func parseFlags() flags {
@@ -68,6 +74,9 @@ func parseFlags() flags {
 	kingpin.Flag("config.file", "License exporter configuration file.").Default("license_exporter.yml").StringVar(&f.configFile)
 	kingpin.Flag("config.check", "Validate the configuration file, then exit 0 if it is valid and 1 if not.").BoolVar(&f.configCheck)
 	kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	kingpin.Flag("source.probe", "Read the named source once, as a poll would, print what was read and what was not understood, and exit: 0 all understood, 2 the read failed, 3 unknown fields.").PlaceHolder("NAME").StringVar(&f.probe.Source)
+	kingpin.Flag("source.probe.dump", "With --source.probe: write each raw response body to this new or empty directory, secrets removed and users pseudonymised.").PlaceHolder("DIR").StringVar(&f.probe.DumpDir)
+	kingpin.Flag("source.probe.show-users", "With --source.probe: print and dump user names and hosts as they are.").BoolVar(&f.probe.ShowUsers)
 	f.web = kingpinflag.AddFlags(kingpin.CommandLine, ":9848")
 	f.log = &promslog.Config{}
 	promslogflag.AddFlags(kingpin.CommandLine, f.log)
@@ -86,6 +95,18 @@ func checkConfig(path string) int {
 	}
 	fmt.Printf("config %s is valid: %d source(s)\n", path, len(cfg.Sources))
 	return 0
+}
+
+// runProbe is --source.probe (docs/probe.md); its exit code is the
+// probe's.
+func runProbe(f flags) int {
+	if f.probe.Source == "" {
+		fmt.Fprintln(os.Stderr, "--source.probe.dump and --source.probe.show-users need --source.probe=NAME")
+		return probe.ExitUsage
+	}
+	o := f.probe
+	o.ConfigFile, o.UserAgent, o.Out, o.Err = f.configFile, name+"/"+version.Version, os.Stdout, os.Stderr
+	return probe.Run(context.Background(), o)
 }
 
 // loader loads path strictly and hands it to the collector, at start and

@@ -162,6 +162,8 @@ func FuzzControlBodies(f *testing.F) {
 		{0, `{"kind":"rate_limit","retry_after":5}`},
 		{0, `{"kind":"huge","huge_bytes":104857600}`},
 		{0, `{"kind":"none"}`},
+		{0, `{"kind":"extra_fields","endpoints":["sessions"]}`},
+		{0, `{"kind":"echo_credentials"}`},
 		{0, `{"kind":"hang","endpoints":[]}`},
 		{0, `{"kind":"latency","latency":"1e3h"}`},
 		{0, `{"kind":"x","kind":"none"}`},

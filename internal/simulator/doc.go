@@ -98,7 +98,17 @@
 //   - repeat_token: every sessions page carries the token that fetched it;
 //   - negative, non_integer: the first license's seats are -3 / 2.5;
 //   - duplicate_ids: the second license (and session of a page) repeats the
-//     first one's id.
+//     first one's id;
+//   - extra_fields: fields the model lacks: "extra" on every document,
+//     "region" in the account, "note" in every other license and session
+//     (the first included);
+//   - missing_field: the first license lacks seats, the first session of a
+//     page lacks user;
+//   - wrong_type: the first license's seats are a string, the first
+//     session's started_at a number;
+//   - echo_credentials: every document carries "request" with the
+//     request's URL (and its key) and Authorization header, and a 401's
+//     message repeats the key and the header it got.
 //
 // Status faults (http_5xx, rate_limit, unauthorized) stop a terminate from
 // happening; body faults (malformed, truncated, wrong_shape, huge) spoil the

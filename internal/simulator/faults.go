@@ -30,6 +30,13 @@ const (
 	FaultNonInteger   FaultKind = "non_integer"
 	FaultDuplicateIDs FaultKind = "duplicate_ids"
 	FaultUnauthorized FaultKind = "unauthorized"
+
+	// For the probe (fields.go): fields the model lacks, a required
+	// field missing, a value of the wrong type, the credentials echoed.
+	FaultExtraFields     FaultKind = "extra_fields"
+	FaultMissingField    FaultKind = "missing_field"
+	FaultWrongType       FaultKind = "wrong_type"
+	FaultEchoCredentials FaultKind = "echo_credentials"
 )
 
 // FaultKinds lists every kind, FaultNone first.
@@ -38,6 +45,7 @@ var FaultKinds = []FaultKind{
 	FaultMalformed, FaultTruncated, FaultWrongShape, FaultHuge,
 	FaultEndlessPages, FaultRepeatToken, FaultNegative, FaultNonInteger,
 	FaultDuplicateIDs, FaultUnauthorized,
+	FaultExtraFields, FaultMissingField, FaultWrongType, FaultEchoCredentials,
 }
 
 // Endpoint names, as used by Fault.Endpoints and Requests.
@@ -70,6 +78,8 @@ type Fault struct {
 	Status     int           // http_5xx
 	RetryAfter int           // rate_limit, seconds
 	HugeBytes  int64         // huge
+
+	echo map[string]string // echo_credentials: what the request carried, set per request
 }
 
 // faultJSON is Fault on the wire: the latency is a Go duration string.

@@ -86,7 +86,11 @@ func (s *Simulator) api(ep string, serve func(http.ResponseWriter, *http.Request
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.requests[idx].Add(1)
 		if !s.authorized(r) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
+			msg := "missing or invalid credentials"
+			if f := s.currentFault(); f.Kind == FaultEchoCredentials && f.applies(ep) {
+				msg = echoMessage(r)
+			}
+			writeError(w, http.StatusUnauthorized, "unauthorized", msg)
 			return
 		}
 		f, ok := s.waitFaults(r.Context(), ep)
@@ -104,6 +108,9 @@ func (s *Simulator) api(ep string, serve func(http.ResponseWriter, *http.Request
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests")
 		case FaultUnauthorized:
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid credentials")
+		case FaultEchoCredentials:
+			f.echo = echoOf(r)
+			serve(w, r, f)
 		default:
 			serve(w, r, f)
 		}
@@ -129,6 +136,13 @@ func (s *Simulator) authorized(r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// currentFault is the fault in force.
+func (s *Simulator) currentFault() Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fault
 }
 
 // waitFaults applies the waiting faults (latency, hang) and returns the
@@ -224,6 +238,8 @@ func writeBody(w http.ResponseWriter, status int, body []byte, f Fault) {
 		writeJSON(w, status, body[:len(body)/2])
 	case FaultWrongShape:
 		writeJSON(w, status, wrongShape(body))
+	case FaultExtraFields, FaultMissingField, FaultWrongType, FaultEchoCredentials:
+		writeJSON(w, status, reshape(body, f))
 	case FaultHuge:
 		pre, post := splitPad(body)
 		streamHuge(w, status, f.HugeBytes, pre, post, nil)

@@ -24,13 +24,13 @@ func TestOnlyTheRegistryImportsImplementations(t *testing.T) {
 		t.Skip("no go command")
 	}
 	const module = "github.com/license-monitor/license-monitor/"
-	out, err := exec.Command(goCmd, "list", "-deps", module+"collector", module+"internal/sidecar", module+"internal/config").CombinedOutput()
+	out, err := exec.Command(goCmd, "list", "-deps", module+"collector", module+"internal/sidecar", module+"internal/config", module+"internal/probe").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		if strings.HasPrefix(pkg, module+"source/") {
-			t.Errorf("%s is linked into the collector, the sidecar or the config", pkg)
+			t.Errorf("%s is linked into the collector, the sidecar, the config or the probe", pkg)
 		}
 	}
 }

@@ -123,6 +123,11 @@ func (c *Client) do(ctx context.Context, op, method, target string, want int) (i
 	if err != nil {
 		return nil, transportError(op, err)
 	}
+	if t, ok := ctx.Value(tapKey{}).(*tap); ok { // a probe's read (raw.go)
+		if err := t.record(op, resp, want, c.maxBytes); err != nil {
+			return nil, err
+		}
+	}
 	if resp.StatusCode == want {
 		return resp.Body, nil
 	}

@@ -11,4 +11,7 @@ import "github.com/license-monitor/license-monitor/source"
 var (
 	_ source.Source     = (*Client)(nil)
 	_ source.Terminator = (*Client)(nil)
+	_ source.RawReader  = (*Client)(nil)
+
+	_ source.SecretHolder = (*Config)(nil)
 )

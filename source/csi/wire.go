@@ -3,7 +3,9 @@ package csi
 // This file is the only place that knows CSI's JSON field names and paths.
 // CSI publishes no schema (see docs/upstream-api.md); adapting to the real API is
 // a change here. The simulator encodes with these same types, so both ends
-// move together.
+// move together. The `wire` tags (source.WireTag) mark the fields the API
+// always sends and those that name a person, for the probe; the client's
+// checks in client.go match them (TestWireTagsMatchValidation).
 
 // API paths, relative to the source's base URL.
 const (
@@ -48,7 +50,7 @@ const TerminateStatusTerminating = "terminating"
 type LicensesDoc struct {
 	Account     AccountDoc   `json:"account"`
 	GeneratedAt string       `json:"generated_at"`
-	Licenses    []LicenseDoc `json:"licenses"`
+	Licenses    []LicenseDoc `json:"licenses" wire:"required"`
 }
 
 // AccountDoc names the account the link belongs to.
@@ -60,31 +62,31 @@ type AccountDoc struct {
 // LicenseDoc is one purchased license (a pool of seats). Seats and InUse are
 // pointers so that a missing required number is told apart from 0.
 type LicenseDoc struct {
-	ID         string  `json:"id"`
-	Product    string  `json:"product"`
+	ID         string  `json:"id" wire:"required"`
+	Product    string  `json:"product" wire:"required"`
 	Edition    string  `json:"edition"`
 	Version    string  `json:"version,omitempty"`
-	Type       string  `json:"type"`
-	Seats      *int64  `json:"seats"`
-	InUse      *int64  `json:"in_use"`
+	Type       string  `json:"type" wire:"required"`
+	Seats      *int64  `json:"seats" wire:"required"`
+	InUse      *int64  `json:"in_use" wire:"required"`
 	CheckedOut int64   `json:"checked_out"`
 	ExpiresAt  *string `json:"expires_at"` // RFC 3339; nil or absent: perpetual
 }
 
 // SessionsDoc is one page of GET {base}/sessions.
 type SessionsDoc struct {
-	Sessions      []SessionDoc `json:"sessions"`
+	Sessions      []SessionDoc `json:"sessions" wire:"required"`
 	NextPageToken string       `json:"next_page_token"`
 }
 
 // SessionDoc is one license session.
 type SessionDoc struct {
-	ID                string  `json:"id"`
-	LicenseID         string  `json:"license_id"`
-	User              string  `json:"user"`
-	DisplayName       string  `json:"display_name"`
-	Host              string  `json:"host"`
-	StartedAt         string  `json:"started_at"` // RFC 3339
+	ID                string  `json:"id" wire:"required"`
+	LicenseID         string  `json:"license_id" wire:"required"`
+	User              string  `json:"user" wire:"required,pii=user"`
+	DisplayName       string  `json:"display_name" wire:"pii=name"`
+	Host              string  `json:"host" wire:"pii=host"`
+	StartedAt         string  `json:"started_at" wire:"required"` // RFC 3339
 	CheckedOut        bool    `json:"checked_out"`
 	CheckoutExpiresAt *string `json:"checkout_expires_at"`
 }
