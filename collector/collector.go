@@ -131,6 +131,12 @@ func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
 	for i, r := range source.Reasons {
 		failures[i] = s.failures[r]
 	}
+	var denialFailures []uint64
+	var denials []denialSample
+	_, hasDenials := p.src.(source.Denials)
+	if hasDenials {
+		denialFailures, denials = s.denials.snapshot()
+	}
 	s.mu.Unlock()
 
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(up), name)
@@ -146,6 +152,16 @@ func (p *Poller) collectHealth(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(userSessionsDroppedDesc, prometheus.CounterValue, float64(long), name, dropLabelTooLong)
 	ch <- prometheus.MustNewConstMetric(userSessionsDroppedDesc, prometheus.CounterValue, float64(limit), name, dropSeriesLimit)
+	if !hasDenials {
+		return
+	}
+	for i, r := range source.Reasons {
+		ch <- prometheus.MustNewConstMetric(denialReadFailuresDesc, prometheus.CounterValue, float64(denialFailures[i]), name, string(r))
+	}
+	for _, d := range denials {
+		k := d.key
+		ch <- prometheus.MustNewConstMetric(denialsDesc, prometheus.CounterValue, float64(d.n), name, k.product, k.edition, k.licenseType, string(k.reason))
+	}
 }
 
 func boolFloat(b bool) float64 {

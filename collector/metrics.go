@@ -6,7 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // outside checks depend on these names and labels.
 var (
 	licenseLabels = []string{"source", "license_id", "product", "edition", "license_type"}
-	userLabels    = []string{"source", "product", "edition", "user", "host"}
+	userLabels    = []string{"source", "product", "edition", "license_type", "user", "host"}
 	sourceLabels  = []string{"source"}
 )
 
@@ -89,7 +89,17 @@ const (
 	dropSeriesLimit  = "series_limit"
 )
 
-var healthDescs = []*prometheus.Desc{upDesc, lastSuccessDesc, pollDurationDesc, pollsDesc, pollFailuresDesc, userSessionsDroppedDesc}
+var (
+	// The denial series are few (licenses' product, edition and type
+	// times three reasons), so client_golang gathers them with the health.
+	denialsDesc = prometheus.NewDesc("license_denials_total",
+		"License requests the source refused, by the license they asked for and the reason; counted from the exporter's first read of the source's denials.",
+		[]string{"source", "product", "edition", "license_type", "reason"}, nil)
+	denialReadFailuresDesc = prometheus.NewDesc("license_denials_read_failures_total",
+		"Failed reads of this source's denials, by reason; the seat data is not affected.", []string{"source", "reason"}, nil)
+)
+
+var healthDescs = []*prometheus.Desc{upDesc, lastSuccessDesc, pollDurationDesc, pollsDesc, pollFailuresDesc, userSessionsDroppedDesc, denialsDesc, denialReadFailuresDesc}
 
 var allDescs = append([]*prometheus.Desc{
 	seatsIssuedDesc, seatsInUseDesc, seatsCheckedOutDesc, expiryDesc, infoDesc,

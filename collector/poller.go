@@ -34,10 +34,11 @@ type stats struct {
 	failures    map[source.Reason]uint64
 	// dropped counts sessions left out of the user series, by reason.
 	droppedLong, droppedLimit uint64
+	denials                   *denialState // for a source with source.Denials
 }
 
 func newStats() *stats {
-	s := &stats{failures: make(map[source.Reason]uint64, len(source.Reasons))}
+	s := &stats{failures: make(map[source.Reason]uint64, len(source.Reasons)), denials: newDenialState()}
 	for _, r := range source.Reasons {
 		s.failures[r] = 0
 	}
@@ -116,6 +117,11 @@ func (p *Poller) run(ctx context.Context) {
 		err := p.Poll(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if err == nil {
+			// After the view is stored: a slow or failing denials read
+			// never delays or spoils the seat data.
+			p.pollDenials(ctx, p.view.Load())
 		}
 		var next time.Duration
 		if err == nil {

@@ -327,15 +327,17 @@ func TestRegisteredSourceReachesMetrics(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		if got = samples(t, rec.Body.String()); got[`license_up{source="lab"}`] == 1 {
+		// A scrape takes the views before it gathers the health, so one
+		// that races the first poll may show up 1 without the seats yet.
+		if got = samples(t, rec.Body.String()); got[`license_up{source="lab"}`] == 1 && strings.Contains(rec.Body.String(), "license_seats_issued{") {
 			break
 		}
 	}
 	for series, want := range map[string]float64{
 		`license_up{source="lab"}`: 1,
-		`license_seats_issued{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`: 7,
-		`license_seats_in_use{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`: 2,
-		`license_user_sessions{edition="",host="lab-eve",product="FakeCAD",source="lab",user="eve"}`:               1,
+		`license_seats_issued{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`:           7,
+		`license_seats_in_use{edition="",license_id="F-1",license_type="floating",product="FakeCAD",source="lab"}`:           2,
+		`license_user_sessions{edition="",host="lab-eve",license_type="floating",product="FakeCAD",source="lab",user="eve"}`: 1,
 	} {
 		if v, ok := got[series]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)

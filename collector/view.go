@@ -22,16 +22,17 @@ import (
 // gzip-compressed form, about a twentieth of the text, once a scrape
 // asked for it.
 type view struct {
-	source   string
-	licenses []source.License // by (edition, id): the exposition's order
-	users    []userSeries     // by (edition, host, product, user), likewise
+	source      string
+	generatedAt time.Time        // the source's clock; zero if it sent none
+	licenses    []source.License // by (edition, id): the exposition's order
+	users       []userSeries     // by (edition, host, license_type, product, user), likewise
 }
 
-// userSeries is one (product, edition, user, host).
+// userSeries is one (product, edition, license_type, user, host).
 type userSeries struct {
-	product, edition, user, host string
-	sessions, checkedOut         int
-	oldestStart                  int64 // Unix nanoseconds
+	product, edition, licenseType, user, host string
+	sessions, checkedOut                      int
+	oldestStart                               int64 // Unix nanoseconds
 }
 
 // viewBuilder aggregates sessions into a view as the client reads them,
@@ -40,10 +41,10 @@ type viewBuilder struct {
 	v      *view
 	filter *config.ProductFilter
 	users  bool
-	// groups are the (product, edition) pairs that pass the filter;
+	// groups are the (product, edition, license type)s that pass the filter;
 	// licenseGroup is each license's group, by its index in the poll's
 	// licenses, or -1 when filtered out.
-	groups       []productEdition
+	groups       []licenseGroup
 	licenses     source.LicenseIndex
 	licenseGroup []int32
 	unknown      int32 // the group of sessions whose license is not listed
@@ -77,14 +78,15 @@ type dropped struct {
 	labelTooLong, seriesLimit int
 }
 
-// userKey is a user series' labels; product and edition are held by
-// group, an index into viewBuilder.groups, which hashes faster.
+// userKey is a user series' labels; product, edition and license type
+// are held by group, an index into viewBuilder.groups, which hashes
+// faster and costs a session nothing more for the extra label.
 type userKey struct {
 	group      int32
 	user, host string
 }
 
-type productEdition struct{ product, edition string }
+type licenseGroup struct{ product, edition, licenseType string }
 
 // newViewBuilder starts a view of source from a poll's licenses. Sessions
 // of a license that upstream did not list are kept under product "unknown".
@@ -93,17 +95,17 @@ type productEdition struct{ product, edition string }
 // aggregate in: the poller keeps it from poll to poll, so a poll does not
 // leave a map of every user series behind as garbage.
 func newViewBuilder(name string, lic *source.Snapshot, filter *config.ProductFilter, users bool, lim limits, hint int, agg map[userKey]int32) *viewBuilder {
-	v := &view{source: name, licenses: make([]source.License, 0, len(lic.Licenses))}
+	v := &view{source: name, generatedAt: lic.GeneratedAt, licenses: make([]source.License, 0, len(lic.Licenses))}
 	b := &viewBuilder{v: v, filter: filter, users: users, licenses: source.IndexLicenses(lic.Licenses), licenseGroup: make([]int32, len(lic.Licenses)), limits: lim}
 	if !lic.GeneratedAt.IsZero() {
 		b.latestStart = lic.GeneratedAt.Add(source.MaxStartAhead)
 	}
-	groupOf := map[productEdition]int32{}
-	group := func(product, edition string) int32 {
+	groupOf := map[licenseGroup]int32{}
+	group := func(product, edition, licenseType string) int32 {
 		if !filter.Match(product) {
 			return -1
 		}
-		k := productEdition{product, edition}
+		k := licenseGroup{product, edition, licenseType}
 		g, ok := groupOf[k]
 		if !ok {
 			g = int32(len(b.groups))
@@ -114,13 +116,13 @@ func newViewBuilder(name string, lic *source.Snapshot, filter *config.ProductFil
 	}
 	for i := range lic.Licenses {
 		l := &lic.Licenses[i]
-		g := group(l.Product, l.Edition)
+		g := group(l.Product, l.Edition, l.Type)
 		b.licenseGroup[i] = g
 		if g >= 0 {
 			v.licenses = append(v.licenses, *l)
 		}
 	}
-	b.unknown = group(source.UnknownProduct, "")
+	b.unknown = group(source.UnknownProduct, "", "")
 	slices.SortFunc(v.licenses, func(a, b source.License) int {
 		if c := strings.Compare(a.Edition, b.Edition); c != 0 {
 			return c
@@ -179,7 +181,7 @@ func (b *viewBuilder) add(s *source.Session) {
 		idx = int32(len(b.v.users))
 		pe := b.groups[g]
 		b.agg[k] = idx
-		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, user: s.User, host: s.Host, oldestStart: start})
+		b.v.users = append(b.v.users, userSeries{product: pe.product, edition: pe.edition, licenseType: pe.licenseType, user: s.User, host: s.Host, oldestStart: start})
 	}
 	u := &b.v.users[idx]
 	u.sessions++
@@ -222,6 +224,9 @@ func (b *viewBuilder) view() *view {
 			return c
 		}
 		if c := strings.Compare(a.host, b.host); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.licenseType, b.licenseType); c != 0 {
 			return c
 		}
 		if c := strings.Compare(a.product, b.product); c != 0 {
@@ -291,7 +296,7 @@ func (v *view) collect(ch chan<- prometheus.Metric) {
 		if fam.user {
 			for i := range v.users {
 				u := &v.users[i]
-				ch <- gauge(fam.desc, userValue(f, u), v.source, u.product, u.edition, u.user, u.host)
+				ch <- gauge(fam.desc, userValue(f, u), v.source, u.product, u.edition, u.licenseType, u.user, u.host)
 			}
 			continue
 		}
@@ -321,6 +326,7 @@ func (v *view) Render(w *exposition.Writer, f int) {
 			w.Sample(name, []exposition.Label{
 				{Name: "edition", Value: u.edition},
 				{Name: "host", Value: u.host},
+				{Name: "license_type", Value: u.licenseType},
 				{Name: "product", Value: u.product},
 				{Name: "source", Value: v.source},
 				{Name: "user", Value: u.user},

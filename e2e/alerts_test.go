@@ -56,6 +56,8 @@ var (
 		"LicenseSidecarAuditFailing": {"critical"},
 		"LicenseSidecarLoginFlood":   {"warning"},
 		"LicenseUserSeriesDropped":   {"warning"},
+		"LicenseDenials":             {"warning"},
+		"LicenseDenialsUnreadable":   {"warning"},
 	}
 	contractRecords = []string{
 		"source_product_edition:license_seats_in_use:max_over_time1d",
@@ -482,6 +484,38 @@ scrape_configs:
 			return nil
 		})
 	}
+
+	// A refusal: LicenseDenials reaches the warning receiver for its
+	// edition. The counter started at 0, so one denial is an increase.
+	var denied csi.LicenseDoc
+	for _, l := range sim.Read(t, csi.Options{}).Licenses {
+		if l.Product != "" {
+			denied = csi.LicenseDoc{ID: l.ID, Product: l.Product, Edition: l.Edition}
+			break
+		}
+	}
+	testenv.Eventually(t, wait, poll, func() error {
+		n, err := promQueryCount(prom, fmt.Sprintf(`license_denials_total{product=%q,edition=%q}`, denied.Product, denied.Edition))
+		if err == nil && n == 0 {
+			err = fmt.Errorf("Prometheus has no zero license_denials_total for %s %s yet", denied.Product, denied.Edition)
+		}
+		return err
+	})
+	sim.AddDenial(t, map[string]any{"license_id": denied.ID, "user": "e2e@acme.example", "host": "WS-E2E"})
+	wantDenials := map[string]string{
+		"alertname": "LicenseDenials", "severity": "warning",
+		"source": source, "product": denied.Product, "edition": denied.Edition,
+	}
+	testenv.Eventually(t, wait, poll, func() error {
+		a, ok := hook.find("license-warning", "firing", wantDenials)
+		if !ok {
+			return fmt.Errorf("no firing %v at license-warning; delivered so far:\n%s", wantDenials, hook.summary())
+		}
+		if !maps.Equal(a.Labels, wantDenials) || a.Annotations["runbook_url"] != runbookURL+"licensedenials" {
+			return fmt.Errorf("LicenseDenials %v %v", a.Labels, a.Annotations)
+		}
+		return nil
+	})
 
 	// Now on real data, every rule evaluates without error (a many-to-many
 	// match, say, would show here).

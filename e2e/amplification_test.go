@@ -92,4 +92,9 @@ func TestScrapesNeverReachUpstream(t *testing.T) {
 	if lic > dp+1 || ses > (dp+1)*pages {
 		t.Errorf("upstream saw %d licenses and %d sessions requests during %d polls of %d page(s): scrapes reached upstream", lic, ses, dp, pages)
 	}
+	// The denials read follows a poll: one page, as few denials as the
+	// demo has, once per poll at most.
+	if den := req1[simulator.EndpointDenials] - req0[simulator.EndpointDenials]; den > dp+1 {
+		t.Errorf("upstream saw %d denials requests during %d polls: scrapes reached upstream", den, dp)
+	}
 }

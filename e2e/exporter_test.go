@@ -28,6 +28,7 @@ var contractMetrics = []string{
 	"license_up", "license_last_poll_success_timestamp_seconds", "license_poll_duration_seconds",
 	"license_polls_total", "license_poll_failures_total", "license_exporter_build_info",
 	"license_user_sessions_dropped_total", "license_exporter_http_connections_refused_total",
+	"license_denials_total", "license_denials_read_failures_total",
 }
 
 var domainMetrics = []string{
@@ -49,6 +50,10 @@ func TestDemoExposesTheContract(t *testing.T) {
 		}
 		if v, ok := m.Get("license_up", map[string]string{"source": "demo"}); !ok || v != 1 {
 			return fmt.Errorf("license_up{source=demo} is not 1")
+		}
+		// Denials are read after the seats, so they come a moment later.
+		if len(m["license_denials_total"]) == 0 {
+			return fmt.Errorf("no license_denials_total yet")
 		}
 		return nil
 	})
@@ -87,7 +92,7 @@ func TestDemoExposesTheContract(t *testing.T) {
 // must show for a snapshot read from the simulator.
 func expected(s *source.Snapshot) map[string]float64 {
 	out := map[string]float64{}
-	product := map[string][2]string{}
+	product := map[string][3]string{}
 	for _, l := range s.Licenses {
 		k := "license_id=" + l.ID + ",product=" + l.Product + ",edition=" + l.Edition + ",license_type=" + l.Type
 		out["issued|"+k] = float64(l.Seats)
@@ -96,14 +101,14 @@ func expected(s *source.Snapshot) map[string]float64 {
 		if !l.ExpiresAt.IsZero() {
 			out["expiry|"+k] = float64(l.ExpiresAt.Unix())
 		}
-		product[l.ID] = [2]string{l.Product, l.Edition}
+		product[l.ID] = [3]string{l.Product, l.Edition, l.Type}
 	}
 	for _, sess := range s.Sessions {
 		pe, ok := product[sess.LicenseID]
 		if !ok {
-			pe = [2]string{"unknown", ""}
+			pe = [3]string{"unknown", "", ""}
 		}
-		k := "product=" + pe[0] + ",edition=" + pe[1] + ",user=" + sess.User + ",host=" + sess.Host
+		k := "product=" + pe[0] + ",edition=" + pe[1] + ",license_type=" + pe[2] + ",user=" + sess.User + ",host=" + sess.Host
 		out["sessions|"+k]++
 		if sess.CheckedOut {
 			out["user_checked_out|"+k]++
@@ -121,7 +126,7 @@ func expected(s *source.Snapshot) map[string]float64 {
 func observed(m testenv.Metrics, source string) map[string]float64 {
 	out := map[string]float64{}
 	lic := []string{"license_id", "product", "edition", "license_type"}
-	usr := []string{"product", "edition", "user", "host"}
+	usr := []string{"product", "edition", "license_type", "user", "host"}
 	sel := map[string]string{"source": source}
 	for prefix, name := range map[string]string{"issued": "license_seats_issued", "in_use": "license_seats_in_use", "checked_out": "license_seats_checked_out", "expiry": "license_expiry_timestamp_seconds"} {
 		for _, s := range m.Select(name, sel) {
@@ -205,7 +210,7 @@ func TestValuesMatchTheSimulator(t *testing.T) {
 		}
 		got := observed(m, "acme")
 		for i := range added {
-			k := "product=" + licenses[i].Product + ",edition=" + licenses[i].Edition + ",user=e2e-user-" + strconv.Itoa(i) + "@acme.example,host=WS-E2E"
+			k := "product=" + licenses[i].Product + ",edition=" + licenses[i].Edition + ",license_type=" + licenses[i].Type + ",user=e2e-user-" + strconv.Itoa(i) + "@acme.example,host=WS-E2E"
 			_, present := got["sessions|"+k]
 			if present != (round == 1) {
 				t.Errorf("round %d: series of e2e-user-%d present=%v", round, i, present)

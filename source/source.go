@@ -7,6 +7,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 )
@@ -31,7 +32,7 @@ type Source interface {
 
 // The optional capabilities below are separate interfaces, so a source
 // implements what its license manager has and callers ask with a type
-// assertion. CSI implements Terminator and RawReader.
+// assertion. CSI implements Terminator, Denials and RawReader.
 
 // Terminator is a source that can end a session remotely (the sidecar's
 // terminate action).
@@ -55,22 +56,50 @@ const (
 	CodeNotTerminable = "not_terminable" // the license's type cannot be ended remotely
 )
 
-// Denials is a source that records refused checkouts (FlexLM's DENIED
-// lines), for a denial counter that a later issue adds. CSI reports none.
+// Denials is a source that records refused license requests (CSI's
+// "failure to obtain a license"; FlexLM's DENIED lines).
 type Denials interface {
-	// EachDenial hands visit every denial after since, oldest first.
+	// EachDenial hands visit every denial recorded at or after since, a
+	// time on the source's clock, in the source's order. The same denial
+	// may come again in a later call, and one may arrive late (recorded
+	// after newer ones): callers deduplicate by Denial.ID. d is only
+	// valid during the call. An account that keeps no denials answers
+	// ErrNotSupported, which is not a failure.
 	EachDenial(ctx context.Context, since time.Time, visit func(d *Denial)) error
 }
 
-// Denial is one refused checkout.
+// ErrNotSupported says that this account of the source does not offer an
+// optional capability (CSI answers 404 for /denials).
+var ErrNotSupported = errors.New("not offered by this account")
+
+// Denial is one refused license request, validated by its source.
 type Denial struct {
-	Time      time.Time
-	LicenseID string // "" when the source does not say
-	Product   string
-	User      string
-	Host      string
-	Reason    string // the source's own words, for logs
+	ID          string // unique per event; never a label
+	Time        time.Time
+	Product     string
+	Edition     string
+	LicenseType string // lower-cased, as License.Type
+	User        string
+	Host        string
+	Reason      DenialReason
 }
+
+// DenialReason is why a request was refused: the `reason` label of
+// license_denials_total, part of the metric contract.
+type DenialReason string
+
+const (
+	// DenialNoSeat: every seat the user may take is in use.
+	DenialNoSeat DenialReason = "no_seat_available"
+	// DenialNotInGroup: the user's license group has no free seat while
+	// other groups do.
+	DenialNotInGroup DenialReason = "not_in_license_group"
+	// DenialOther: any other reason a source gives.
+	DenialOther DenialReason = "other"
+)
+
+// DenialReasons lists every DenialReason, so counters start at zero.
+var DenialReasons = []DenialReason{DenialNoSeat, DenialNotInGroup, DenialOther}
 
 // ExtraSeries is a source with series of its own beside the metric
 // contract: FlexLM's license server and vendor daemon status, reserved and

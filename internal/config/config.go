@@ -23,6 +23,9 @@ const (
 	DefaultPollInterval = 60 * time.Second
 	MinPollInterval     = 5 * time.Second
 	DefaultTimeout      = 15 * time.Second
+	// DefaultDenialsOverlap and MaxDenialsOverlap bound denials_overlap.
+	DefaultDenialsOverlap = time.Hour
+	MaxDenialsOverlap     = 7 * 24 * time.Hour
 	// DefaultType is the type of a source block without `type:`; CSI's
 	// was the only one when the key was added.
 	DefaultType = "csi"
@@ -50,6 +53,9 @@ type Source struct {
 	// upstream's data (docs/architecture.md, "Config file").
 	MaxLabelLength int `yaml:"max_label_length,omitempty"`
 	MaxUserSeries  int `yaml:"max_user_series,omitempty"`
+	// DenialsOverlap is how far before the newest denial seen (or the
+	// source's generated_at) each denials read starts, to catch late ones.
+	DenialsOverlap model.Duration `yaml:"denials_overlap,omitempty"`
 
 	// Spec is the type's own keys (source.NewConfig); nil when the type
 	// is unknown, which Validate reports.
@@ -77,9 +83,10 @@ func (f *ProductFilter) Match(product string) bool {
 // naming it and its line, as yaml.v2 reports any unknown key.
 func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
 	common := plainSource{
-		Type:         DefaultType,
-		PollInterval: model.Duration(DefaultPollInterval),
-		Timeout:      model.Duration(DefaultTimeout),
+		Type:           DefaultType,
+		PollInterval:   model.Duration(DefaultPollInterval),
+		Timeout:        model.Duration(DefaultTimeout),
+		DenialsOverlap: model.Duration(DefaultDenialsOverlap),
 		// Set here rather than left 0, so that an explicit 0 is refused.
 		MaxLabelLength: DefaultMaxLabelLength,
 		MaxUserSeries:  DefaultMaxUserSeries,
@@ -211,6 +218,9 @@ func (s *Source) Validate(dir string) error {
 	}
 	if s.MaxUserSeries <= 0 {
 		return errors.New("max_user_series must be above 0")
+	}
+	if o := time.Duration(s.DenialsOverlap); o < 0 || o > MaxDenialsOverlap {
+		return fmt.Errorf("denials_overlap %s must be from 0 to %s", o, model.Duration(MaxDenialsOverlap))
 	}
 	var err error
 	if s.Products.include, err = anchored(s.Products.Include); err != nil {

@@ -26,7 +26,8 @@ sources:
 	}
 	s := cfg.Sources[0]
 	if s.Type != csi.Type || time.Duration(s.PollInterval) != DefaultPollInterval || time.Duration(s.Timeout) != DefaultTimeout ||
-		csiOf(s).MaxResponseBytes != csi.DefaultMaxResponseBytes || !s.UsersEnabled() || !s.Products.Match("ETABS") {
+		csiOf(s).MaxResponseBytes != csi.DefaultMaxResponseBytes || !s.UsersEnabled() || !s.Products.Match("ETABS") ||
+		time.Duration(s.DenialsOverlap) != DefaultDenialsOverlap {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 }
@@ -44,6 +45,7 @@ sources:
     timeout: 10s
     max_response_bytes: 1024
     users: false
+    denials_overlap: 2h
     products:
       include: "ETABS|SAP2000"
       exclude: "SAP.*"
@@ -61,6 +63,9 @@ sources:
 	}
 	if s.UsersEnabled() {
 		t.Error("users: false ignored")
+	}
+	if time.Duration(s.DenialsOverlap) != 2*time.Hour {
+		t.Errorf("denials_overlap %v, want 2h", s.DenialsOverlap)
 	}
 	for product, want := range map[string]bool{"ETABS": true, "SAP2000": false, "SAFE": false, "ETABS2": false} {
 		if s.Products.Match(product) != want {
@@ -88,6 +93,8 @@ func TestLoadExporterErrors(t *testing.T) {
 		"timeout not below poll":         {"sources:\n  - name: a\n    url: http://x\n    poll_interval: 10s\n    timeout: 10s\n", "below poll_interval"},
 		"bad regex":                      {"sources:\n  - name: a\n    url: http://x\n    products: {include: \"(\"}\n", "products.include"},
 		"zero max bytes":                 {"sources:\n  - name: a\n    url: http://x\n    max_response_bytes: -1\n", "max_response_bytes"},
+		"negative overlap":               {"sources:\n  - name: a\n    url: http://x\n    denials_overlap: -1m\n", "not a valid duration"},
+		"huge overlap":                   {"sources:\n  - name: a\n    url: http://x\n    denials_overlap: 8d\n", "denials_overlap"},
 		"not yaml":                       {"sources: [\n", "line"},
 	}
 	for name, tc := range cases {

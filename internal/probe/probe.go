@@ -254,7 +254,11 @@ func (p *prober) denials(ctx context.Context, sc *config.Source, src source.Sour
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(sc.Timeout))
 	defer cancel()
 	n := 0
-	if err := d.EachDenial(ctx, time.Time{}, func(*source.Denial) { n++ }); err != nil {
+	err := d.EachDenial(ctx, time.Time{}, func(*source.Denial) { n++ })
+	if errors.Is(err, source.ErrNotSupported) {
+		return "not offered by this account"
+	}
+	if err != nil {
 		return "could not be read: " + p.scrub.Text(err.Error())
 	}
 	return strconv.Itoa(n) + " read"

@@ -83,3 +83,19 @@ func TestProbeErrorPageShown(t *testing.T) {
 		t.Errorf("exit %d", rep.ExitCode())
 	}
 }
+
+// noDenials is an account whose source has the capability but answers
+// that it keeps no denials (CSI's 404).
+type noDenials struct{ plainSource }
+
+func (noDenials) EachDenial(context.Context, time.Time, func(*source.Denial)) error {
+	return source.ErrNotSupported
+}
+
+func TestProbeAccountWithoutDenials(t *testing.T) {
+	p := &prober{scrub: newScrubber(nil, false), now: time.Now}
+	sc := &config.Source{Name: "lm", Type: "flexlm", Timeout: model.Duration(time.Second)}
+	if rep := p.probe(context.Background(), sc, noDenials{}); rep.Denials != "not offered by this account" || rep.ExitCode() != ExitOK {
+		t.Errorf("denials %q, exit %d", rep.Denials, rep.ExitCode())
+	}
+}

@@ -29,6 +29,12 @@ type MonitorView struct {
 	Products           []ProductView `json:"products"`
 	Licenses           []LicenseView `json:"licenses"`
 	Sessions           []SessionView `json:"sessions"`
+	// Denials are the refused license requests of the last 24 hours,
+	// newest first (denials.go). DenialsAvailable is false when the
+	// source keeps none; DenialsError says why they could not be read.
+	Denials          []DenialView `json:"denials"`
+	DenialsAvailable bool         `json:"denials_available"`
+	DenialsError     string       `json:"denials_error,omitempty"`
 }
 
 // ProductView is one gauge: seats in use against seats issued.
@@ -75,7 +81,7 @@ func buildView(snap *source.Snapshot, p *Policy, id Identity, g *Grant, userFilt
 	v := &MonitorView{
 		GeneratedAt: snap.GeneratedAt, Account: snap.AccountName, Identity: id.Name, Roles: g.Roles,
 		CanTerminateOthers: g.Terminate, DryRun: dryRun, UserFilter: userFilter,
-		Products: []ProductView{}, Licenses: []LicenseView{}, Sessions: []SessionView{},
+		Products: []ProductView{}, Licenses: []LicenseView{}, Sessions: []SessionView{}, Denials: []DenialView{},
 	}
 	if v.GeneratedAt.IsZero() {
 		v.GeneratedAt = now.UTC()
@@ -191,7 +197,9 @@ func (s *Server) monitorView(ctx context.Context, st *state, id Identity, g *Gra
 		s.upstreamFailed(err)
 		return nil, err
 	}
-	return buildView(snap, st.policy, id, g, userFilter, st.cfg.Terminate.DryRun, s.now()), nil
+	v := buildView(snap, st.policy, id, g, userFilter, st.cfg.Terminate.DryRun, s.now())
+	s.addDenials(ctx, st, v, userFilter)
+	return v, nil
 }
 
 // userFilter is ?user=, dropped when too long or unprintable.
@@ -215,6 +223,7 @@ var assets embed.FS
 var (
 	pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"why":       whyText,
+		"reason":    denialReasonText,
 		"since":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"meterMax":  func(n int64) int64 { return max(n, 1) },

@@ -140,6 +140,8 @@ func (s *Simulator) controlRoutes(handle func(method, path string, h http.Handle
 	handle(http.MethodPost, "/-/control/token", protect(s.postToken))
 	handle(http.MethodPost, "/-/control/sessions", protect(s.postSession))
 	handle(http.MethodDelete, "/-/control/sessions/{id}", protect(s.deleteSession))
+	handle(http.MethodPost, "/-/control/denials", protect(s.postDenial))
+	handle(http.MethodPost, "/-/control/denials/endpoint", protect(s.postDenialsEndpoint))
 }
 
 // controlBody is a control request's body, bounded.

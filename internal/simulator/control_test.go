@@ -150,7 +150,7 @@ func newFuzzSim(f *testing.F) http.Handler {
 	return s.Handler()
 }
 
-var controlPaths = []string{"/-/control/fault", "/-/control/load", "/-/control/token", "/-/control/sessions"}
+var controlPaths = []string{"/-/control/fault", "/-/control/load", "/-/control/token", "/-/control/sessions", "/-/control/denials", "/-/control/denials/endpoint"}
 
 func FuzzControlBodies(f *testing.F) {
 	seeds := []struct {
@@ -179,6 +179,9 @@ func FuzzControlBodies(f *testing.F) {
 		{3, `{"license_id":"L-ETABS-ULT-1","user":"\u0000"}`},
 		{3, `[1,2]`},
 		{0, `{"kind":"latency"}garbage`},
+		{4, `{"license_id":"L-ETABS-ULT-1","user":"u@x","at":"2026-12-02T09:00:00Z","reason":"other"}`},
+		{4, `{"id":"D-1","product":"P","user":"u"}`},
+		{5, `{"enabled":false}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.path, []byte(s.body))
@@ -199,6 +202,7 @@ func FuzzControlBodies(f *testing.F) {
 		_, _ = decodeLoadBody(bytes.NewReader(body))
 		_, _ = decodeTokenBody(bytes.NewReader(body))
 		_, _, _ = decodeSessionBody(bytes.NewReader(body))
+		_, _, _ = decodeDenialBody(bytes.NewReader(body))
 
 		// Through the handler: a JSON answer of 200/201 or 400, never a crash.
 		path := controlPaths[int(which)%len(controlPaths)]

@@ -51,7 +51,8 @@
 //
 // # API
 //
-// Under APIPrefix: GET licenses, GET sessions (page_size 1..1000, default
+// Under APIPrefix: GET licenses, GET denials (since=, paged like
+// sessions; see denials.go), GET sessions (page_size 1..1000, default
 // 500; a page token pins the snapshot its read started from, and the last
 // eight snapshots stay readable, so one paginated read sees no duplicates or
 // gaps from churn) and POST sessions/{id}/terminate (404 unknown, 409
@@ -72,6 +73,8 @@
 //	POST   /-/control/token          {"token":"..."} replaces the bearer token ("" = none)
 //	POST   /-/control/sessions       a SessionRequest; 201 with the SessionDoc (pinned)
 //	DELETE /-/control/sessions/{id}  204: the user logged off
+//	POST   /-/control/denials        a DenialRequest; 201 with the DenialDoc (denials.go)
+//	POST   /-/control/denials/endpoint  {"enabled":false} makes GET denials answer 404
 //
 // Bodies are decoded strictly (unknown fields: 400). Load saturate fills
 // every cloud_sign_in and cloud_key pool of the product with the most such

@@ -55,9 +55,10 @@ const (
 	EndpointLicenses  = "licenses"
 	EndpointSessions  = "sessions"
 	EndpointTerminate = "terminate"
+	EndpointDenials   = "denials"
 )
 
-var allEndpoints = []string{EndpointLicenses, EndpointSessions, EndpointTerminate}
+var allEndpoints = []string{EndpointLicenses, EndpointSessions, EndpointTerminate, EndpointDenials}
 
 // Defaults applied by SetFault when a field is left zero.
 const (
@@ -158,7 +159,7 @@ func (f Fault) normalize() (Fault, error) {
 	out := Fault{Kind: f.Kind}
 	for _, e := range f.Endpoints {
 		if !slices.Contains(allEndpoints, e) {
-			return Fault{}, fmt.Errorf("unknown endpoint %q (want licenses, sessions or terminate)", e)
+			return Fault{}, fmt.Errorf("unknown endpoint %q (want licenses, sessions, terminate or denials)", e)
 		}
 		if !slices.Contains(out.Endpoints, e) {
 			out.Endpoints = append(out.Endpoints, e)

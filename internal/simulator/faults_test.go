@@ -16,13 +16,14 @@ import (
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
-// normal reads the three endpoints' normal answers (terminate on a session
+// normal reads the endpoints' normal answers (terminate on a session
 // that does not exist, so nothing changes).
 func (h *harness) normal() map[string]response {
 	return map[string]response{
 		EndpointLicenses:  h.get(h.api("licenses")),
 		EndpointSessions:  h.get(h.api("sessions") + "?page_size=5"),
 		EndpointTerminate: h.do(http.MethodPost, h.api("sessions/S-none/terminate"), ""),
+		EndpointDenials:   h.get(h.api("denials") + "?page_size=5"),
 	}
 }
 
@@ -32,6 +33,8 @@ func (h *harness) hit(ep string) response {
 		return h.get(h.api("licenses"))
 	case EndpointSessions:
 		return h.get(h.api("sessions") + "?page_size=5")
+	case EndpointDenials:
+		return h.get(h.api("denials") + "?page_size=5")
 	}
 	return h.do(http.MethodPost, h.api("sessions/S-none/terminate"), "")
 }
@@ -102,6 +105,8 @@ func TestFaults(t *testing.T) {
 				target = &csi.SessionsDoc{}
 			case EndpointTerminate:
 				target = &csi.ErrorDoc{}
+			case EndpointDenials:
+				target = &csi.DenialsDoc{}
 			}
 			var te *json.UnmarshalTypeError
 			if err := json.Unmarshal(got.body, target); !errors.As(err, &te) {
@@ -158,13 +163,22 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("more than the seat count changed:\n%s\n%s", got.body, n.body)
 			}
 		}},
-		{`{"kind":"duplicate_ids"}`, []string{EndpointLicenses, EndpointSessions}, func(t *testing.T, ep string, got, n response) {
+		{`{"kind":"duplicate_ids"}`, []string{EndpointLicenses, EndpointSessions, EndpointDenials}, func(t *testing.T, ep string, got, n response) {
 			var ids []string
-			if ep == EndpointLicenses {
+			switch ep {
+			case EndpointLicenses:
 				for _, l := range decode[csi.LicensesDoc](t, got).Licenses {
 					ids = append(ids, l.ID)
 				}
-			} else {
+			case EndpointDenials:
+				// The same event once more, at the end: a repeat, which the
+				// API allows.
+				d := decode[csi.DenialsDoc](t, got)
+				if len(d.Denials) < 2 || d.Denials[len(d.Denials)-1] != d.Denials[0] {
+					t.Fatalf("denials %v", d.Denials)
+				}
+				return
+			default:
 				d := decode[csi.SessionsDoc](t, got)
 				if d.NextPageToken == "" {
 					t.Fatal("duplicate_ids lost the next page token")
@@ -203,7 +217,7 @@ func TestFaults(t *testing.T) {
 				}
 				if affected {
 					c.want(t, ep, got, normal[ep])
-				} else if c.body != `{"kind":"endless_pages"}` && c.body != `{"kind":"repeat_token"}` || ep != EndpointSessions {
+				} else if c.body != `{"kind":"endless_pages"}` && c.body != `{"kind":"repeat_token"}` || ep != EndpointSessions && ep != EndpointDenials {
 					unchanged(t, ep, got, normal[ep])
 				}
 			}

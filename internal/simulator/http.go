@@ -69,6 +69,7 @@ func (s *Simulator) routes(mux *http.ServeMux, apiRoutes, control bool) {
 		handle(http.MethodGet, apiPath(csi.PathSessions), s.api(EndpointSessions, s.serveSessions))
 		handle(http.MethodPost, apiPath(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
 			func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
+		handle(http.MethodGet, apiPath(csi.PathDenials), s.api(EndpointDenials, s.serveDenials))
 	}
 	if control {
 		s.controlRoutes(handle)

@@ -226,7 +226,9 @@ func (s *Simulator) tryStart(t time.Time, u, p, tries int) {
 	}
 	lic := s.findPool(u, p)
 	if lic < 0 {
-		// Every pool is full: wait a while and try again, or give up.
+		// Every pool is full: upstream records the refusal; the user
+		// waits a while and tries again, or gives up.
+		s.refuseLocked(t, u, p)
 		if tries < maxRetries && s.rng.Float64() < 0.7 {
 			wait := 5*time.Minute + time.Duration(s.rng.Int64N(int64(15*time.Minute)))
 			s.push(event{at: t.Add(wait), kind: evRetry, user: u, prod: p, tries: tries + 1})

@@ -81,7 +81,7 @@ type Simulator struct {
 	acct      *account
 	busiest   int // product index that saturate fills
 
-	requests  [3]atomic.Int64 // by allEndpoints index
+	requests  [4]atomic.Int64 // by allEndpoints index
 	hanging   atomic.Int64    // handlers held by the hang fault (tests watch it)
 	done      chan struct{}
 	closeOnce sync.Once
@@ -105,6 +105,9 @@ type Simulator struct {
 	dirty        bool
 	version      uint64
 	snaps        []*snapshot // oldest first
+	denials      []denialRec // by at, oldest first (denials.go)
+	denialSeq    uint64
+	noDenials    bool // GET denials answers 404
 }
 
 // session is one license session. Everything but pos and gone is immutable
@@ -246,7 +249,7 @@ func (s *Simulator) Close() {
 	s.closeOnce.Do(func() { close(s.done) })
 }
 
-// Requests counts API requests by endpoint: "licenses", "sessions", "terminate".
+// Requests counts API requests by endpoint: "licenses", "sessions", "terminate", "denials".
 func (s *Simulator) Requests() map[string]int64 {
 	m := make(map[string]int64, len(allEndpoints))
 	for i, e := range allEndpoints {
@@ -311,13 +314,18 @@ type ControlState struct {
 	StartTime string           `json:"start_time"`
 	Requests  map[string]int64 `json:"requests"`
 	Sessions  int              `json:"sessions"`
+	// Denials is the number of denial records; DenialsEndpoint is false
+	// while GET denials answers 404.
+	Denials         int  `json:"denials"`
+	DenialsEndpoint bool `json:"denials_endpoint"`
 }
 
 // State reports what GET /-/control does.
 func (s *Simulator) State() ControlState {
 	s.mu.Lock()
 	s.advanceLocked()
-	st := ControlState{Fault: s.fault, Load: s.mode, SimTime: ts(s.simNow), StartTime: ts(s.start), Sessions: len(s.live)}
+	st := ControlState{Fault: s.fault, Load: s.mode, SimTime: ts(s.simNow), StartTime: ts(s.start), Sessions: len(s.live),
+		Denials: len(s.denials), DenialsEndpoint: !s.noDenials}
 	s.mu.Unlock()
 	st.Requests = s.Requests()
 	return st

@@ -382,6 +382,46 @@ func (s *Simulator) AddSession(t testing.TB, sess map[string]any) csi.SessionDoc
 	return d
 }
 
+// AddDenial records a denial through the control API (a
+// simulator.DenialRequest: license_id or product, user, and optionally
+// id to repeat one and at to make it late).
+func (s *Simulator) AddDenial(t testing.TB, d map[string]any) csi.DenialDoc {
+	t.Helper()
+	m := s.Control(t, "/denials", d)
+	b, _ := json.Marshal(m)
+	var doc csi.DenialDoc
+	if err := json.Unmarshal(b, &doc); err != nil || doc.ID == "" {
+		t.Fatalf("simulator did not return a denial: %s", b)
+	}
+	return doc
+}
+
+// SetDenialsEndpoint turns the simulator's GET denials on, or off (404,
+// an account without denial records).
+func (s *Simulator) SetDenialsEndpoint(t testing.TB, on bool) {
+	s.Control(t, "/denials/endpoint", map[string]any{"enabled": on})
+}
+
+// ReadDenials returns every denial the simulator serves since since (zero:
+// all), decoded with the project's client, repeats included.
+func (s *Simulator) ReadDenials(t testing.TB, opts csi.Options, since time.Time) []source.Denial {
+	t.Helper()
+	if opts.URL == "" {
+		opts.URL = s.BaseURL
+	}
+	c, err := csi.NewClient(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []source.Denial
+	if err := c.EachDenial(ctx, since, func(d *source.Denial) { out = append(out, *d) }); err != nil {
+		t.Fatalf("reading the simulator's denials: %v", err)
+	}
+	return out
+}
+
 // EndSession ends a session through the control API.
 func (s *Simulator) EndSession(t testing.TB, id string) {
 	t.Helper()

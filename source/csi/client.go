@@ -440,6 +440,92 @@ func sessionFromDoc(op string, d *SessionDoc) (source.Session, error) {
 	return s, nil
 }
 
+// EachDenial reads every page of GET {base}/denials?since=, validates
+// each denial and hands it to visit. The same denial may come twice (in
+// one read or across reads); the caller deduplicates by id. A 404 means
+// the account has no such records: source.ErrNotSupported.
+func (c *Client) EachDenial(ctx context.Context, since time.Time, visit func(d *source.Denial)) error {
+	var (
+		token  string
+		tokens = map[string]struct{}{}
+		doc    DenialsDoc
+		d      source.Denial
+	)
+	for page := 1; ; page++ {
+		op := "GET denials page " + strconv.Itoa(page)
+		if page > maxPages {
+			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+		}
+		q := url.Values{ParamPageSize: {strconv.Itoa(c.pageSize)}}
+		if !since.IsZero() {
+			// Whole seconds, rounded down, so the window never shrinks.
+			q.Set(ParamSince, since.UTC().Format(time.RFC3339))
+		}
+		if token != "" {
+			q.Set(ParamPageToken, token)
+		}
+		body, err := c.do(ctx, op, http.MethodGet, c.endpoint(q, PathDenials), http.StatusOK)
+		if err != nil {
+			var e *source.Error
+			if errors.As(err, &e) && e.Status == http.StatusNotFound && page == 1 {
+				return source.ErrNotSupported
+			}
+			return err
+		}
+		clear(doc.Denials)
+		doc = DenialsDoc{Denials: doc.Denials[:0]}
+		if err := c.decode(op, body, &doc); err != nil {
+			return err
+		}
+		if doc.Denials == nil {
+			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "no \"denials\" array"}
+		}
+		for i := range doc.Denials {
+			if d, err = denialFromDoc(op, &doc.Denials[i]); err != nil {
+				return err
+			}
+			visit(&d)
+		}
+		if doc.NextPageToken == "" {
+			return nil
+		}
+		if _, again := tokens[doc.NextPageToken]; again {
+			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
+		}
+		tokens[doc.NextPageToken] = struct{}{}
+		token = doc.NextPageToken
+	}
+}
+
+func denialFromDoc(op string, d *DenialDoc) (source.Denial, error) {
+	invalid := func(format string, args ...any) error {
+		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: sanitize(fmt.Sprintf(format, args...), 300)}
+	}
+	switch {
+	case d.ID == "":
+		return source.Denial{}, invalid("a denial has no id")
+	case d.At == "":
+		return source.Denial{}, invalid("denial %q has no at", d.ID)
+	case d.Product == "":
+		return source.Denial{}, invalid("denial %q has no product", d.ID)
+	}
+	at, err := time.Parse(time.RFC3339, d.At)
+	if err != nil {
+		return source.Denial{}, invalid("denial %q: at %q is not RFC 3339", d.ID, d.At)
+	}
+	reason := source.DenialOther
+	switch d.Reason {
+	case DenialNoSeatAvailable:
+		reason = source.DenialNoSeat
+	case DenialNotInLicenseGroup:
+		reason = source.DenialNotInGroup
+	}
+	return source.Denial{
+		ID: d.ID, Time: at, Product: d.Product, Edition: d.Edition,
+		LicenseType: strings.ToLower(d.LicenseType), User: d.User, Host: d.Host, Reason: reason,
+	}, nil
+}
+
 // Terminate asks upstream to end session id. It is not idempotent, so it
 // is sent once and never retried here. nil means upstream accepted (202).
 // A 404 or 409 comes back as *source.Error with Status and Code set.

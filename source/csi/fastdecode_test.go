@@ -25,11 +25,14 @@ func FuzzDecodeMatchesStdlib(f *testing.F) {
 	f.Add([]byte(`{"sessions":{}}`))
 	f.Add([]byte(`{"sessions":[{"checked_out":"true"}]}`))
 	f.Add([]byte(`{"sessions":[]}{}`))
+	f.Add(readTestdata(f, "denials-page1.json"))
+	f.Add([]byte(`{"denials":[{"id":"D","at":"2026-12-02T09:01:02Z","Product":"case","reason":null}],"next_page_token":""}`))
 	c := &Client{maxBytes: 1 << 20}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, newDoc := range []func() any{
 			func() any { return new(SessionsDoc) },
 			func() any { return new(LicensesDoc) },
+			func() any { return new(DenialsDoc) },
 		} {
 			ours, std := newDoc(), newDoc()
 			err := c.decode("fuzz", io.NopCloser(bytes.NewReader(body)), ours)

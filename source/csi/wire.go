@@ -12,9 +12,11 @@ const (
 	PathLicenses        = "licenses"
 	PathSessions        = "sessions"
 	PathTerminateSuffix = "terminate" // sessions/{id}/terminate
+	PathDenials         = "denials"
 
 	ParamPageSize  = "page_size"
 	ParamPageToken = "page_token"
+	ParamSince     = "since" // denials: RFC 3339
 
 	DefaultPageSize = 500
 	MaxPageSize     = 1000
@@ -32,6 +34,13 @@ const (
 const (
 	CodeCheckedOut    = "checked_out"
 	CodeNotTerminable = "not_terminable"
+)
+
+// Denial reasons as upstream spells them; any other value reads as
+// source.DenialOther.
+const (
+	DenialNoSeatAvailable   = "no_seat_available"
+	DenialNotInLicenseGroup = "not_in_license_group"
 )
 
 // TerminateStatusTerminating is the status of an accepted terminate.
@@ -80,6 +89,25 @@ type SessionDoc struct {
 	StartedAt         string  `json:"started_at" wire:"required"` // RFC 3339
 	CheckedOut        bool    `json:"checked_out"`
 	CheckoutExpiresAt *string `json:"checkout_expires_at"`
+}
+
+// DenialsDoc is one page of GET {base}/denials: CSI's "failure to obtain
+// a license" records.
+type DenialsDoc struct {
+	Denials       []DenialDoc `json:"denials"`
+	NextPageToken string      `json:"next_page_token"`
+}
+
+// DenialDoc is one refused license request.
+type DenialDoc struct {
+	ID          string `json:"id"`
+	At          string `json:"at"` // RFC 3339
+	Product     string `json:"product"`
+	Edition     string `json:"edition"`
+	LicenseType string `json:"license_type"`
+	User        string `json:"user"`
+	Host        string `json:"host"`
+	Reason      string `json:"reason"`
 }
 
 // TerminateDoc is the body of a 202 answer to POST sessions/{id}/terminate.
