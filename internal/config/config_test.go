@@ -84,7 +84,7 @@ func TestLoadExporterErrors(t *testing.T) {
 		"no sources":                     {"sources: []\n", "no sources"},
 		"bad name":                       {"sources:\n  - name: a b\n    url: http://x\n", "must match"},
 		"duplicate name":                 {"sources:\n  - name: a\n    url: http://x\n  - name: a\n    url: http://y\n", "used twice"},
-		"bad type":                       {"sources:\n  - name: a\n    type: flexlm\n    url: http://x\n", "not supported"},
+		"bad type":                       {"sources:\n  - name: a\n    type: nosuchmanager\n    url: http://x\n", "not supported"},
 		"no url":                         {"sources:\n  - name: a\n", "url or url_file is required"},
 		"both urls":                      {"sources:\n  - name: a\n    url: http://x\n    url_file: f\n", "not both"},
 		"missing url file":               {"sources:\n  - name: a\n    url_file: /nonexistent/link\n", "url_file"},
@@ -167,7 +167,7 @@ func TestTypeKeysAreCheckedPerType(t *testing.T) {
 		"the other type refuses csi's key": {"sources:\n  - name: a\n    type: configtest\n    server: lic1\n    url: http://x\n", `line 5: unknown key "url"`},
 		"common keys are checked too":      {"sources:\n  - name: a\n    type: configtest\n    server: lic1\n    pol_interval: 5s\n", `line 5: unknown key "pol_interval"`},
 		"the type validates its keys":      {"sources:\n  - name: a\n    type: configtest\n", `sources[0] ("a"): server is required`},
-		"unknown type lists the known":     {"sources:\n  - name: a\n    type: flexlm\n    server: lic1\n", `sources[0] ("a"): type <value of sources[0].type> is not supported (known: configtest, csi)`},
+		"unknown type lists the known":     {"sources:\n  - name: a\n    type: nosuchmanager\n    server: lic1\n", `sources[0] ("a"): type "nosuchmanager" is not supported (known: configtest, csi)`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadExporter([]byte(tc.yaml), t.TempDir())

@@ -36,7 +36,12 @@ func nameTypeErrors(b []byte, msg string) string {
 	})
 }
 
-var sourceNamePathRE = regexp.MustCompile(`^(sources\[\d+\]|source)\.name$`)
+var (
+	sourceNamePathRE = regexp.MustCompile(`^(sources\[\d+\]|source)\.name$`)
+	sourceTypePathRE = regexp.MustCompile(`^(sources\[\d+\]|source)\.type$`)
+	// sourceTypeRE is the shape of a registered type's name (csi, flexlm).
+	sourceTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+)
 
 // minHidden is the shortest value hidden wherever it appears in an error;
 // shorter ones (60s, true, csi) are hidden only where quoted, so that
@@ -75,8 +80,10 @@ func hideValues(b []byte, err error) error {
 		case nil:
 		default:
 			// A valid source name is the source label, public, and how
-			// errors say which source they mean.
-			if t := fmt.Sprint(v); t != "" && !(sourceNamePathRE.MatchString(path) && sourceNameRE.MatchString(t)) {
+			// errors say which source they mean; a type-shaped type is
+			// what an unknown-type error must name.
+			if t := fmt.Sprint(v); t != "" && !(sourceNamePathRE.MatchString(path) && sourceNameRE.MatchString(t)) &&
+				!(sourceTypePathRE.MatchString(path) && sourceTypeRE.MatchString(t)) {
 				scalars = append(scalars, scalar{path, t})
 			}
 		}
