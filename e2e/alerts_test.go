@@ -36,10 +36,13 @@ const testFor = "3s"
 var (
 	alertLineRE = regexp.MustCompile(`(?m)^\s+- alert: (\S+)$`)
 	forLineRE   = regexp.MustCompile(`(?m)^(\s+for: )\S+$`)
-	urlLineRE   = regexp.MustCompile(`(?m)^\s+(?:- )?url: .*$`)
-	amURLRE     = regexp.MustCompile(`(?m)^(\s+- url: )http://[^/\s]+(/\S*)?$`)
-	amTimingRE  = regexp.MustCompile(`(?m)^(\s+(?:group_wait|group_interval): )\S+$`)
-	headingRE   = regexp.MustCompile(`(?m)^## (\S+)$`)
+	// The capacity groups record every minute and hour; the test's
+	// Prometheus evaluates them every second, as the dashboards' test does.
+	intervalLineRE = regexp.MustCompile(`(?m)^(\s+interval: )1[mh]$`)
+	urlLineRE      = regexp.MustCompile(`(?m)^\s+(?:- )?url: .*$`)
+	amURLRE        = regexp.MustCompile(`(?m)^(\s+- url: )http://[^/\s]+(/\S*)?$`)
+	amTimingRE     = regexp.MustCompile(`(?m)^(\s+(?:group_wait|group_interval): )\S+$`)
+	headingRE      = regexp.MustCompile(`(?m)^## (\S+)$`)
 )
 
 // The contract of issue 4: alert names and their severities, and the
@@ -107,6 +110,10 @@ func ruleCopies(t *testing.T) []string {
 		t.Fatalf("alerts.yml has %d alerts and %d `for:` lines; the rewrite expects one each", nAlerts, nFor)
 	}
 	alerts = forLineRE.ReplaceAllString(alerts, "${1}"+testFor)
+	if len(intervalLineRE.FindAllString(rules, -1)) == 0 {
+		t.Fatal("rules.yml has no 1m or 1h group interval; update the rewrite")
+	}
+	rules = intervalLineRE.ReplaceAllString(rules, "${1}1s")
 	var paths []string
 	for name, content := range map[string]string{"rules.yml": rules, "alerts.yml": alerts} {
 		p := filepath.Join(dir, name)
