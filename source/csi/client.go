@@ -340,8 +340,7 @@ func licensesFromDoc(op string, doc *LicensesDoc) (*source.Snapshot, error) {
 // EachSession fails, visit may have seen part of the sessions already.
 func (c *Client) EachSession(ctx context.Context, visit func(s *source.Session)) error {
 	var (
-		token  string
-		tokens = map[string]struct{}{}
+		pages = newPager("sessions")
 		// Ids are remembered by a 64-bit hash, seeded anew each call: a
 		// duplicate always collides, and two different ids collide with a
 		// chance of about 1 in 10^9 per poll of 200,000 sessions, when the
@@ -357,15 +356,13 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *source.Session))
 		*doc = SessionsDoc{Sessions: doc.Sessions[:0]}
 		pageDocs.Put(doc)
 	}()
-	for page := 1; ; page++ {
-		op := "GET sessions page " + strconv.Itoa(page)
-		if page > maxPages {
-			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+	for {
+		op, err := pages.next()
+		if err != nil {
+			return err
 		}
 		q := url.Values{ParamPageSize: {strconv.Itoa(c.pageSize)}}
-		if token != "" {
-			q.Set(ParamPageToken, token)
-		}
+		pages.query(q)
 		body, err := c.do(ctx, op, http.MethodGet, c.endpoint(q, PathSessions), http.StatusOK)
 		if err != nil {
 			return err
@@ -392,14 +389,9 @@ func (c *Client) EachSession(ctx context.Context, visit func(s *source.Session))
 			ids[h] = struct{}{}
 			visit(&s)
 		}
-		if doc.NextPageToken == "" {
-			return nil
+		if done, err := pages.advance(op, doc.NextPageToken); done || err != nil {
+			return err
 		}
-		if _, again := tokens[doc.NextPageToken]; again {
-			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
-		}
-		tokens[doc.NextPageToken] = struct{}{}
-		token = doc.NextPageToken
 	}
 }
 
@@ -446,28 +438,25 @@ func sessionFromDoc(op string, d *SessionDoc) (source.Session, error) {
 // the account has no such records: source.ErrNotSupported.
 func (c *Client) EachDenial(ctx context.Context, since time.Time, visit func(d *source.Denial)) error {
 	var (
-		token  string
-		tokens = map[string]struct{}{}
-		doc    DenialsDoc
-		d      source.Denial
+		pages = newPager("denials")
+		doc   DenialsDoc
+		d     source.Denial
 	)
-	for page := 1; ; page++ {
-		op := "GET denials page " + strconv.Itoa(page)
-		if page > maxPages {
-			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+	for {
+		op, err := pages.next()
+		if err != nil {
+			return err
 		}
 		q := url.Values{ParamPageSize: {strconv.Itoa(c.pageSize)}}
 		if !since.IsZero() {
 			// Whole seconds, rounded down, so the window never shrinks.
 			q.Set(ParamSince, since.UTC().Format(time.RFC3339))
 		}
-		if token != "" {
-			q.Set(ParamPageToken, token)
-		}
+		pages.query(q)
 		body, err := c.do(ctx, op, http.MethodGet, c.endpoint(q, PathDenials), http.StatusOK)
 		if err != nil {
 			var e *source.Error
-			if errors.As(err, &e) && e.Status == http.StatusNotFound && page == 1 {
+			if errors.As(err, &e) && e.Status == http.StatusNotFound && pages.page == 1 {
 				return source.ErrNotSupported
 			}
 			return err
@@ -486,14 +475,9 @@ func (c *Client) EachDenial(ctx context.Context, since time.Time, visit func(d *
 			}
 			visit(&d)
 		}
-		if doc.NextPageToken == "" {
-			return nil
+		if done, err := pages.advance(op, doc.NextPageToken); done || err != nil {
+			return err
 		}
-		if _, again := tokens[doc.NextPageToken]; again {
-			return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
-		}
-		tokens[doc.NextPageToken] = struct{}{}
-		token = doc.NextPageToken
 	}
 }
 
@@ -572,4 +556,49 @@ func (c *Client) Terminable(s *source.Session, licenseType string) (bool, string
 		return false, source.CodeNotTerminable
 	}
 	return true, ""
+}
+
+// pager walks a paginated endpoint: it names each page for errors, bounds
+// their number, and refuses a token that repeats an earlier one, so that a
+// misbehaving upstream cannot keep a poll reading forever.
+type pager struct {
+	endpoint string
+	page     int
+	token    string
+	seen     map[string]struct{}
+}
+
+func newPager(endpoint string) *pager {
+	return &pager{endpoint: endpoint, seen: map[string]struct{}{}}
+}
+
+// next starts the next page and returns its name for errors, or an error
+// once maxPages have been read.
+func (p *pager) next() (op string, err error) {
+	p.page++
+	op = "GET " + p.endpoint + " page " + strconv.Itoa(p.page)
+	if p.page > maxPages {
+		return op, &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: fmt.Sprintf("pagination did not end after %d pages", maxPages)}
+	}
+	return op, nil
+}
+
+// query adds the current page's token to q.
+func (p *pager) query(q url.Values) {
+	if p.token != "" {
+		q.Set(ParamPageToken, p.token)
+	}
+}
+
+// advance records the page's next_page_token: done when it is empty.
+func (p *pager) advance(op, next string) (done bool, err error) {
+	if next == "" {
+		return true, nil
+	}
+	if _, again := p.seen[next]; again {
+		return false, &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "next_page_token repeats an earlier one (pagination loop)"}
+	}
+	p.seen[next] = struct{}{}
+	p.token = next
+	return false, nil
 }
