@@ -406,13 +406,7 @@ func (s *Simulator) SetDenialsEndpoint(t testing.TB, on bool) {
 // all), decoded with the project's client, repeats included.
 func (s *Simulator) ReadDenials(t testing.TB, opts csi.Options, since time.Time) []source.Denial {
 	t.Helper()
-	if opts.URL == "" {
-		opts.URL = s.BaseURL
-	}
-	c, err := csi.NewClient(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.client(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []source.Denial
@@ -436,9 +430,9 @@ func (s *Simulator) EndSession(t testing.TB, id string) {
 	}
 }
 
-// Read returns what the simulator itself serves, every page, decoded with
-// the project's client (authenticated as the args say).
-func (s *Simulator) Read(t testing.TB, opts csi.Options) *source.Snapshot {
+// client is the project's CSI client for the simulator, authenticated as
+// opts say; opts.URL defaults to the simulator's API base.
+func (s *Simulator) client(t testing.TB, opts csi.Options) *csi.Client {
 	t.Helper()
 	if opts.URL == "" {
 		opts.URL = s.BaseURL
@@ -447,6 +441,14 @@ func (s *Simulator) Read(t testing.TB, opts csi.Options) *source.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// Read returns what the simulator itself serves, every page, decoded with
+// the project's client (authenticated as the args say).
+func (s *Simulator) Read(t testing.TB, opts csi.Options) *source.Snapshot {
+	t.Helper()
+	c := s.client(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	snap, err := source.ReadAll(ctx, c)
