@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -34,12 +35,28 @@ func (b bigRenderer) Render(w *Writer, f int) {
 // reads holds the only in-flight slot (others get 503) only until its
 // write stalls for StallTimeout; then a scrape succeeds again. Without the
 // deadline the slot is held for as long as the connection stays open.
+//
+// The stuck request is held inside the handler until the 503 has been
+// seen, so the check does not race the stall timer on a loaded machine.
 func TestStalledScraperFreesItsSlot(t *testing.T) {
 	r := bigRenderer{n: 150_000} // about 35 MB of text
-	h := NewHandler(testFamilies, func() []Renderer { return []Renderer{r} }, nil,
+	started, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	renderers := func() []Renderer {
+		first.Do(func() { close(started); <-release })
+		return []Renderer{r}
+	}
+	h := NewHandler(testFamilies, renderers, nil,
 		HandlerOpts{MaxRequestsInFlight: 1, StallTimeout: 300 * time.Millisecond, WriteTimeout: time.Minute})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
 
 	stuck, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -50,7 +67,7 @@ func TestStalledScraperFreesItsSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	client := &http.Client{Timeout: 20 * time.Second}
+	client := &http.Client{Timeout: time.Minute}
 	status := func() int {
 		resp, err := client.Get(srv.URL)
 		if err != nil {
@@ -61,9 +78,13 @@ func TestStalledScraperFreesItsSlot(t *testing.T) {
 		return resp.StatusCode
 	}
 	// First the stuck scraper holds the slot...
-	waitFor(t, 10*time.Second, func() bool { return status() == http.StatusServiceUnavailable })
+	<-started
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Fatalf("while the stuck scrape holds the only slot: status %d, want 503", got)
+	}
+	close(release)
 	// ...then its deadline frees it.
-	waitFor(t, 10*time.Second, func() bool { return status() == http.StatusOK })
+	waitFor(t, time.Minute, func() bool { return status() == http.StatusOK })
 }
 
 // TestSlowReaderIsNotCutOff: a scraper that reads slowly but steadily, each
