@@ -166,7 +166,7 @@ func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
 
 func newParser(now time.Time, loc *time.Location) parser {
 	now = now.In(loc)
-	p := parser{st: &Status{}, now: now, loc: loc, years: map[string]yearOf{}}
+	p := parser{st: &Status{}, now: now, loc: loc}
 	limit := now.Add(futureSlack)
 	p.limitMon, p.limitDay = int(limit.Month()), limit.Day()
 	return p
@@ -179,10 +179,10 @@ type parser struct {
 	sec                section
 	feature            *Feature
 	block              *Block
-	lines              int               // user, queued, reservation and version block lines
-	users              []User            // every block's users, in order
-	years              map[string]yearOf // the year inferred for a "3/2", by the day
-	limitMon, limitDay int               // the date of now+futureSlack, whose year the hour decides
+	lines              int            // user, queued, reservation and version block lines
+	users              []User         // every block's users, in order
+	years              [13][32]yearOf // the year inferred for a "3/2", by month and day
+	limitMon, limitDay int            // the date of now+futureSlack, whose year the hour decides
 }
 
 // finish hands each block its users.
@@ -608,7 +608,7 @@ func (p *parser) userTail(u User, tail string) (User, bool, bool) {
 	wd, tail, _ := strings.Cut(tail, " ")
 	md, tail, _ := strings.Cut(tail, " ")
 	hm := tail
-	if i := strings.IndexAny(tail, ", ("); i >= 0 {
+	if i := indexByte3(tail, ',', ' ', '('); i >= 0 {
 		hm, tail = tail[:i], tail[i:]
 	} else {
 		tail = ""
@@ -622,7 +622,7 @@ func (p *parser) userTail(u User, tail string) (User, bool, bool) {
 		switch {
 		case strings.HasPrefix(tail, ", "):
 			item := tail[2:]
-			if i := strings.IndexAny(item, ",("); i >= 0 {
+			if i := indexByte3(item, ',', '(', '('); i >= 0 {
 				item, tail = item[:i], item[i:]
 			} else {
 				tail = ""
@@ -720,7 +720,8 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 	// Only on the date of the limit does the hour decide whether this
 	// year's date is past; every other day's answer holds for all hours.
 	cache := mon != p.limitMon || day != p.limitDay
-	if c, ok := p.years[md]; ok && cache && c.wd == wd {
+	// An array, not a map keyed by "3/2": no hashing on every user line.
+	if c := &p.years[mon][day]; c.set && cache && c.wd == want {
 		if c.plain {
 			return c.midnight.Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute), true
 		}
@@ -734,13 +735,13 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 			continue
 		}
 		if t.Weekday() == want {
-			if cache && len(p.years) < 4096 {
+			if cache {
 				midnight := time.Date(y, time.Month(mon), day, 0, 0, 0, 0, p.loc)
 				next := time.Date(y, time.Month(mon), day+1, 0, 0, 0, 0, p.loc)
 				// A day without a zone change: its times are midnight
 				// plus the hours and minutes.
 				plain := next.Sub(midnight) == 24*time.Hour && midnight.Hour() == 0
-				p.years[md] = yearOf{wd: wd, year: y, midnight: midnight, plain: plain}
+				p.years[mon][day] = yearOf{set: true, wd: want, year: y, midnight: midnight, plain: plain}
 			}
 			return t, true
 		}
@@ -751,13 +752,25 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 
 // yearOf caches startTime's answer for one weekday and month/day.
 type yearOf struct {
-	wd       string
+	set      bool
+	wd       time.Weekday
 	year     int
 	midnight time.Time
 	plain    bool // no zone change that day
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// indexByte3 is strings.IndexAny for up to three bytes, without its
+// set-building, which showed in profiles on every user line.
+func indexByte3(s string, a, b, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if x := s[i]; x == a || x == b || x == c {
+			return i
+		}
+	}
+	return -1
+}
 
 func allDigits(s string) bool {
 	if s == "" || len(s) > 10 {
