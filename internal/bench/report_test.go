@@ -53,7 +53,7 @@ func TestReport(t *testing.T) {
 		if peak > maxPeakRSS {
 			mark, failed = "  OVER BUDGET", true
 		}
-		fmt.Printf("license_exporter holding %s (%d series): peak RSS (VmHWM) %.1f MiB, budget %d MiB%s\n",
+		fmt.Printf("license_exporter holding %s, %d series: peak RSS (VmHWM) %.1f MiB, budget %d MiB%s\n",
 			what, series, float64(peak)/(1<<20), maxPeakRSS>>20, mark)
 	}
 	if rounds.Selected(string(simulator.TierHuge)) {
@@ -62,6 +62,10 @@ func TestReport(t *testing.T) {
 			"poll_interval: 10s", "timeout: 9s", "max_response_bytes: 268435456"))
 		peak, series := peakRSS(t, exp, "huge")
 		check("the huge tier", peak, series)
+		// Stopped now, not at the test's end: they would poll and hold
+		// memory beside the next measure.
+		_ = exp.Stop()
+		_ = sim.Stop()
 	}
 	if rounds.Selected("flexlm") {
 		exp, what := startFlexLM(t)
@@ -118,7 +122,7 @@ func startFlexLM(t *testing.T) (*testenv.Process, string) {
 	}
 	exp := testenv.StartExporter(t, fmt.Sprintf("sources:\n  - name: flexlm\n    type: flexlm\n    license_server: %q\n    lmutil: %q\n    timezone: UTC\n    poll_interval: 5s\n    timeout: 4s\n",
 		lmstat.Server, lmutil))
-	return exp, fmt.Sprintf("the flexlm tier, %d features and %d user lines,", counts.Features, counts.Checkouts+counts.Queued)
+	return exp, fmt.Sprintf("the flexlm tier (%d features, %d user lines)", counts.Features, counts.Checkouts+counts.Queued)
 }
 
 // peakRSS scrapes exp, which polls source every 5 or 10 s, in text and
