@@ -468,25 +468,35 @@ func (p *parser) featureBody(raw, t string) error {
 		b.Reservations = append(b.Reservations, r)
 		return nil
 	}
-	u, queued, ok := p.parseUser(t)
-	if !ok {
-		p.skip(raw)
+	// Parsed in place, into the next slot of p.users: a User is 176
+	// bytes, and copying it out of each helper showed in profiles.
+	n := len(p.users)
+	p.users = append(p.users, User{})
+	u := &p.users[n]
+	queued, ok := p.parseUserInto(t, u)
+	if !ok || queued {
+		one := *u
+		p.users[n] = User{}
+		p.users = p.users[:n]
+		if !ok {
+			p.skip(raw)
+			return nil
+		}
+		p.lines++
+		one.Line = p.st.Lines
+		b := p.ensureBlock()
+		b.Queued = append(b.Queued, one)
 		return nil
 	}
 	p.lines++
 	u.Line = p.st.Lines
 	b := p.ensureBlock()
-	if queued {
-		b.Queued = append(b.Queued, u)
-	} else {
-		// A block's users are contiguous: lines of an earlier block
-		// never come after a later block's header.
-		if b.u1 == b.u0 {
-			b.u0 = len(p.users)
-		}
-		p.users = append(p.users, u)
-		b.u1 = len(p.users)
+	// A block's users are contiguous: lines of an earlier block never
+	// come after a later block's header.
+	if b.u1 == b.u0 {
+		b.u0 = n
 	}
+	b.u1 = n + 1
 	return nil
 }
 
@@ -553,17 +563,25 @@ func parseReservation(t string) (Reservation, bool) {
 // The display may hold spaces, so the line is anchored on the version
 // and the server group rather than on field positions.
 func (p *parser) parseUser(t string) (u User, queued, ok bool) {
+	queued, ok = p.parseUserInto(t, &u)
+	return u, queued, ok
+}
+
+// parseUserInto is parseUser writing into u, which must be zero: field
+// by field, as a whole User written through a pointer costs a bulk write
+// barrier.
+func (p *parser) parseUserInto(t string, u *User) (queued, ok bool) {
 	from := 0
 	for {
 		i := strings.Index(t[from:], " (v")
 		if i < 0 {
-			return u, false, false
+			return false, false
 		}
 		i += from
 		from = i + 3
 		vEnd := strings.IndexByte(t[i+3:], ')')
 		if vEnd < 0 {
-			return u, false, false
+			return false, false
 		}
 		vEnd += i + 3
 		rest, ok := strings.CutPrefix(t[vEnd+1:], " (")
@@ -585,24 +603,24 @@ func (p *parser) parseUser(t string) (u User, queued, ok bool) {
 		r = strings.TrimLeft(r, " ")
 		uhost, display, _ := strings.Cut(r, " ")
 		if !ok3 || uhost == "" {
-			return u, false, false
+			return false, false
 		}
-		u = User{Name: name, Host: uhost, Display: strings.TrimSpace(display), Version: t[i+3 : vEnd],
-			Server: host, Port: port, Handle: handle, Licenses: 1}
+		u.Name, u.Host, u.Display, u.Version = name, uhost, strings.TrimSpace(display), t[i+3:vEnd]
+		u.Server, u.Port, u.Handle, u.Licenses = host, port, handle, 1
 		return p.userTail(u, rest[gEnd+1:])
 	}
 }
 
 // userTail reads what follows the server group.
-func (p *parser) userTail(u User, tail string) (User, bool, bool) {
+func (p *parser) userTail(u *User, tail string) (bool, bool) {
 	if q, ok := strings.CutPrefix(tail, " queued for "); ok {
 		n, ok := licenseCount(q)
 		u.Licenses = n
-		return u, true, ok
+		return true, ok
 	}
 	tail, ok := strings.CutPrefix(tail, ", start ")
 	if !ok {
-		return u, false, false
+		return false, false
 	}
 	// "Mon 3/2 9:41" then optional ", N licenses" and " (linger: a / b)".
 	wd, tail, _ := strings.Cut(tail, " ")
@@ -615,7 +633,7 @@ func (p *parser) userTail(u User, tail string) (User, bool, bool) {
 	}
 	start, ok := p.startTime(wd, md, hm)
 	if !ok {
-		return u, false, false
+		return false, false
 	}
 	u.Start = start
 	for tail != "" {
@@ -631,35 +649,35 @@ func (p *parser) userTail(u User, tail string) (User, bool, bool) {
 			if pid, ok := strings.CutPrefix(item, "PID: "); ok {
 				n, err := strconv.ParseInt(pid, 10, 64)
 				if err != nil || n <= 0 {
-					return u, false, false
+					return false, false
 				}
 				u.PID = n
 				continue
 			}
 			n, ok := licenseCount(item)
 			if !ok {
-				return u, false, false
+				return false, false
 			}
 			u.Licenses = n
 		case strings.HasPrefix(tail, " (linger: ") || strings.HasPrefix(tail, "(linger: "):
 			body, after, ok := strings.Cut(tail[strings.IndexByte(tail, ':')+1:], ")")
 			if !ok {
-				return u, false, false
+				return false, false
 			}
 			total, _, _ := strings.Cut(body, "/")
 			secs, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
 			if err != nil || secs < 0 || secs > 100*365*86400 {
-				return u, false, false
+				return false, false
 			}
 			u.Borrowed, u.Linger = true, time.Duration(secs)*time.Second
 			tail = after
 		case strings.TrimSpace(tail) == "":
 			tail = ""
 		default:
-			return u, false, false
+			return false, false
 		}
 	}
-	return u, false, true
+	return false, true
 }
 
 // licenseCount reads "2 licenses" or "1 license".
