@@ -100,7 +100,7 @@ fuzz:
 # Benchmarks of a poll and a scrape on the small, large and huge tiers, and
 # of the FlexLM tier's parse and poll, next to their floors, as ratios, and
 # the exporter's peak RSS holding the huge and the FlexLM tier; fails when a
-# budget breaks. About 5 minutes; not part of make test. BENCH_TIERS (e.g.
+# budget breaks. About 6 minutes; not part of make test. BENCH_TIERS (e.g.
 # BENCH_TIERS=flexlm) limits it to some of small,large,huge,flexlm. -p 1:
 # the two packages run one after the other, never competing for the CPUs.
 bench: build
