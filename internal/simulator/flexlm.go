@@ -423,8 +423,10 @@ type FlexLMAccount struct {
 type FlexLMFeature struct {
 	Name   string `json:"name"`
 	Vendor string `json:"vendor"`
-	// Type is the exporter's license_type: floating, nodelocked,
-	// uncounted, or mixed when blocks differ.
+	// Type is the license_type the exporter reads from lmstat's text: the
+	// type of the blocks it prints (those in use, queued for or
+	// reserved), "mixed" when they differ; with none printed, floating
+	// (uncounted for an uncounted feature).
 	Type       string `json:"type"`
 	Issued     int64  `json:"issued"` // 0 for uncounted
 	InUse      int64  `json:"in_use"` // checkouts' seats plus reservations
@@ -450,6 +452,20 @@ type FlexLMSessionInfo struct {
 	Queued        bool   `json:"queued"`
 }
 
+// flexBlockPrinted: lmstat -a prints a block only while something of it
+// is checked out, queued for or reserved.
+func (s *Simulator) flexBlockPrinted(fi, bi int) bool {
+	if len(flexFeatures[fi].blocks[bi].reserved) > 0 {
+		return true
+	}
+	for _, x := range s.flex.live {
+		if x.feat == fi && x.block == bi {
+			return true
+		}
+	}
+	return false
+}
+
 // FlexLM reports the FlexLM account at the simulated now.
 func (s *Simulator) FlexLM() FlexLMAccount {
 	s.mu.Lock()
@@ -462,14 +478,24 @@ func (s *Simulator) flexAccountLocked() FlexLMAccount {
 	a := FlexLMAccount{SimTime: ts(s.simNow)}
 	for fi := range flexFeatures {
 		f := &flexFeatures[fi]
-		ff := FlexLMFeature{Name: f.name, Vendor: flexVendors[f.vendor].name, Type: f.blocks[0].typ}
-		for _, b := range f.blocks {
+		ff := FlexLMFeature{Name: f.name, Vendor: flexVendors[f.vendor].name}
+		for bi, b := range f.blocks {
 			ff.Issued += b.seats
-			if b.typ != ff.Type {
-				ff.Type = "mixed"
-			}
 			for _, r := range b.reserved {
 				ff.Reserved += r.count
+			}
+			switch {
+			case !s.flexBlockPrinted(fi, bi):
+			case ff.Type == "":
+				ff.Type = b.typ
+			case ff.Type != b.typ:
+				ff.Type = "mixed"
+			}
+		}
+		if ff.Type == "" {
+			ff.Type = flexFloating
+			if f.uncounted() {
+				ff.Type = flexUncounted
 			}
 		}
 		ff.InUse = ff.Reserved

@@ -240,6 +240,9 @@ func (s *Simulator) renderLmstatLocked(f FlexFault) ([]byte, int) {
 func (s *Simulator) renderBlock(b *bytes.Buffer, fi, bi int, now time.Time) {
 	feat := &flexFeatures[fi]
 	blk := &feat.blocks[bi]
+	if !s.flexBlockPrinted(fi, bi) {
+		return
+	}
 	var users, queued []*flexSession
 	for _, x := range s.flex.live {
 		if x.feat != fi || x.block != bi {
@@ -250,9 +253,6 @@ func (s *Simulator) renderBlock(b *bytes.Buffer, fi, bi int, now time.Time) {
 		} else {
 			users = append(users, x)
 		}
-	}
-	if len(users) == 0 && len(queued) == 0 && len(blk.reserved) == 0 {
-		return
 	}
 	vendor := flexVendors[feat.vendor].name
 	fmt.Fprintf(b, "  %q v%s, vendor: %s, expiry: %s\n", feat.name, blk.version, vendor, s.flexExpiry(blk))

@@ -115,7 +115,14 @@ func compareParsed(t *testing.T, st *flexlm.Status, a FlexLMAccount, downVendor 
 			continue
 		}
 		var inUse, reserved, queued, checkedOut int64
+		typ := ""
 		for _, b := range got.Blocks {
+			switch {
+			case typ == "":
+				typ = b.Type
+			case typ != b.Type:
+				typ = "mixed"
+			}
 			if b.Vendor != want.Vendor {
 				t.Errorf("%s: block of vendor %q, want %q", got.Name, b.Vendor, want.Vendor)
 			}
@@ -129,6 +136,12 @@ func compareParsed(t *testing.T, st *flexlm.Status, a FlexLMAccount, downVendor 
 				reserved += r.Count
 			}
 			queued += int64(len(b.Queued))
+		}
+		if typ == "" {
+			typ = "floating"
+		}
+		if got.Uncounted != (want.Type == "uncounted") || typ != want.Type && !got.Uncounted {
+			t.Errorf("%s: type %s, want %s", got.Name, typ, want.Type)
 		}
 		if got.Uncounted != (want.Type == "uncounted") {
 			t.Errorf("%s: uncounted %v, type %s", got.Name, got.Uncounted, want.Type)
