@@ -246,16 +246,6 @@ func TestFlexLMSource(t *testing.T) {
 		t.Run(c.fault["kind"].(string), func(t *testing.T) {
 			before := failures(testenv.Scrape(t, metrics))
 			sim.SetFlexLMFault(t, c.fault)
-			var hung map[int]string
-			if c.reason == "timeout" {
-				// A hung lmutil exists while the fault is on...
-				testenv.Eventually(t, 60*time.Second, 20*time.Millisecond, func() error {
-					if hung = lmutilPids(t, lmutil); len(hung) == 0 {
-						return fmt.Errorf("no lmutil running")
-					}
-					return nil
-				})
-			}
 			testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
 				m, err := testenv.TryScrape(metrics)
 				if err != nil {
@@ -278,8 +268,17 @@ func TestFlexLMSource(t *testing.T) {
 			if err := flexMatches(testenv.Scrape(t, metrics), prev); err != nil {
 				t.Errorf("the last good data was not kept: %v", err)
 			}
-			if hung != nil {
-				// ...and is killed at the timeout, not left behind.
+			if c.reason == "timeout" {
+				// The polls after the first timeout (1 s, 2 s, 4 s later)
+				// started with the fault on: their lmutil hangs...
+				var hung map[int]string
+				testenv.Eventually(t, 60*time.Second, 20*time.Millisecond, func() error {
+					if hung = lmutilPids(t, lmutil); len(hung) == 0 {
+						return fmt.Errorf("no lmutil running")
+					}
+					return nil
+				})
+				// ...until it is killed at the timeout, not left behind.
 				testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
 					now := lmutilPids(t, lmutil)
 					for pid, st := range hung {

@@ -78,6 +78,7 @@
 //	POST   /-/control/clock          {"paused":true}, {"advance":"25m"}, {"paused":false}
 //	GET    /-/control/flexlm         the FlexLM account (FlexLMAccount)
 //	POST   /-/control/flexlm/fault   a FlexFault, e.g. {"kind":"vendor_down","vendor":"tidalsim"}
+//	POST   /-/control/flexlm/sessions  a FlexLMSessionRequest; 201 with the FlexLMSessionInfo (pinned)
 //
 // Bodies are decoded strictly (unknown fields: 400). Load saturate fills
 // every cloud_sign_in and cloud_key pool of the product with the most such

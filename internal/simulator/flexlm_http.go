@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -286,4 +287,102 @@ func crossOriginProtect(h http.HandlerFunc) http.HandlerFunc {
 		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
 	}))
 	return cop.Handler(h).ServeHTTP
+}
+
+// FlexLMSessionRequest is the body of POST /-/control/flexlm/sessions: a
+// checkout (or queued request) the load model never ends.
+type FlexLMSessionRequest struct {
+	Feature   string `json:"feature"`
+	Version   string `json:"version,omitempty"` // the block; default the feature's first
+	User      string `json:"user"`
+	Host      string `json:"host"`
+	Display   string `json:"display,omitempty"`  // default the host
+	Licenses  int64  `json:"licenses,omitempty"` // default 1
+	Borrowed  bool   `json:"borrowed,omitempty"` // a three-day linger
+	Queued    bool   `json:"queued,omitempty"`
+	StartedAt string `json:"started_at,omitempty"` // RFC 3339; default now (simulated)
+}
+
+// lmstatToken: user and host are single lmstat fields.
+func lmstatToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '(' || r == ')' || r == ',' {
+			return false
+		}
+	}
+	return true
+}
+
+// AddFlexLMSession adds a pinned FlexLM checkout or queued request, like
+// POST /-/control/flexlm/sessions.
+func (s *Simulator) AddFlexLMSession(req FlexLMSessionRequest) (FlexLMSessionInfo, error) {
+	fi := slices.IndexFunc(flexFeatures, func(f flexFeature) bool { return f.name == req.Feature })
+	if fi < 0 {
+		return FlexLMSessionInfo{}, fmt.Errorf("unknown feature %q", req.Feature)
+	}
+	bi := 0
+	if req.Version != "" {
+		if bi = slices.IndexFunc(flexFeatures[fi].blocks, func(b flexBlock) bool { return b.version == req.Version }); bi < 0 {
+			return FlexLMSessionInfo{}, fmt.Errorf("%s has no version %q", req.Feature, req.Version)
+		}
+	}
+	if req.Display == "" {
+		req.Display = req.Host
+	}
+	if !lmstatToken(req.User) || !lmstatToken(req.Host) || !lmstatToken(req.Display) {
+		return FlexLMSessionInfo{}, errors.New("user, host and display must be 1-64 printable characters without spaces, commas or parentheses")
+	}
+	if req.Licenses == 0 {
+		req.Licenses = 1
+	}
+	if req.Licenses < 1 || req.Licenses > 1000 || req.Queued && (req.Borrowed || req.StartedAt != "") {
+		return FlexLMSessionInfo{}, errors.New("licenses must be 1..1000, and a queued request is neither borrowed nor started")
+	}
+	var started time.Time
+	if req.StartedAt != "" {
+		t, err := time.Parse(time.RFC3339, req.StartedAt)
+		if err != nil {
+			return FlexLMSessionInfo{}, errors.New("started_at must be RFC 3339")
+		}
+		started = t
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	if started.IsZero() {
+		started = s.simNow
+	}
+	if started.After(s.simNow) || s.simNow.Sub(started) > 300*24*time.Hour {
+		return FlexLMSessionInfo{}, errors.New("started_at must be within 300 days before the simulated now")
+	}
+	var linger time.Duration
+	if req.Borrowed {
+		linger = 3 * 24 * time.Hour
+	}
+	x := s.flexAdd(fi, bi, flexUser{req.User, req.Host, req.Display}, started, req.Licenses, linger, req.Queued, true)
+	a := s.flexAccountLocked()
+	for _, si := range a.Sessions {
+		if si.Feature == req.Feature && si.Handle == strconv.FormatInt(x.handle, 10) {
+			return si, nil
+		}
+	}
+	panic("simulator: the added FlexLM session is not listed")
+}
+
+func (s *Simulator) postFlexSession(w http.ResponseWriter, r *http.Request) {
+	var req FlexLMSessionRequest
+	err := decodeStrict(controlBody(w, r), &req)
+	var si FlexLMSessionInfo
+	if err == nil {
+		si, err = s.AddFlexLMSession(req)
+	}
+	if err != nil {
+		badRequest(w, err)
+		return
+	}
+	b, _ := json.Marshal(si)
+	writeJSON(w, http.StatusCreated, b)
 }

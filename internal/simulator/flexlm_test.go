@@ -439,7 +439,8 @@ func FuzzFlexLMBodies(f *testing.F) {
 	for _, s := range []string{`{"kind":"slow","latency":"20s"}`, `{"kind":"vendor_down","vendor":"tidalsim"}`,
 		`{"kind":"server_down","server":"flex-a"}`, `{"kind":"huge","huge_bytes":2048}`, `{"kind":"down"}`, `{"kind":"garbage"}`,
 		`{"kind":"none"}`, `{"paused":true,"advance":"5m"}`, `{"advance":"1e3h"}`,
-		`{"feature":"KS_SOLVER","server_host":"flex-a","port":"27000","handle":"101"}`, `[1]`} {
+		`{"feature":"KS_SOLVER","server_host":"flex-a","port":"27000","handle":"101"}`, `[1]`,
+		`{"feature":"KS_VIEWER","user":"dave","host":"ws-dave","borrowed":true,"started_at":"2026-12-02T08:00:00Z"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -458,5 +459,52 @@ func FuzzFlexLMBodies(f *testing.F) {
 		}
 		var req LmremoveRequest
 		_ = decodeStrict(bytes.NewReader(b), &req)
+		var sreq FlexLMSessionRequest
+		if decodeStrict(bytes.NewReader(b), &sreq) == nil && lmstatToken(sreq.User) && strings.ContainsAny(sreq.User, " ,()") {
+			t.Fatalf("user %q passes as one lmstat field", sreq.User)
+		}
 	})
+}
+
+func TestFlexLMControlSessions(t *testing.T) {
+	h := start(t, Options{Seed: 1, Start: wed11}) // no churn: only the control API changes checkouts
+	add := func(body string) FlexLMSessionInfo {
+		t.Helper()
+		r := h.do(http.MethodPost, "/-/control/flexlm/sessions", body)
+		if r.status != http.StatusCreated {
+			t.Fatalf("%s: HTTP %d %s", body, r.status, r.body)
+		}
+		return decode[FlexLMSessionInfo](t, r)
+	}
+	dave := add(`{"feature":"KS_ACOUSTIC","user":"dave","host":"ws-dave","borrowed":true,"started_at":"2026-12-02T08:00:30Z"}`)
+	view := add(`{"feature":"KS_VIEWER","user":"dave","host":"ws-dave","display":"ws-dave:0.0"}`)
+	flood := add(`{"feature":"TS_FLOOD2D","version":"8.1","user":"erin","host":"eng-007","licenses":1}`)
+	wait := add(`{"feature":"VX_RENDER","user":"erin","host":"eng-007","licenses":2,"queued":true}`)
+	if dave.Start != "2026-12-02T08:00:00Z" || !dave.Borrowed || dave.LingerSeconds != 3*86400 || view.Display != "ws-dave:0.0" ||
+		flood.Version != "8.1" || !wait.Queued || wait.Licenses != 2 || wait.Start != "" {
+		t.Fatalf("added: %+v %+v %+v %+v", dave, view, flood, wait)
+	}
+	text, _ := h.lmstat()
+	st, err := flexlm.Parse(text, wed11, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareParsed(t, st, h.sim.FlexLM(), "")
+	if _, exit := h.lmremove(LmremoveRequest{"KS_VIEWER", "flex-a", "27000", view.Handle}); exit != 1 {
+		t.Error("an uncounted checkout was removed")
+	}
+	if _, exit := h.lmremove(LmremoveRequest{"TS_FLOOD2D", "flex-a", "27000", flood.Handle}); exit != 0 {
+		t.Error("the node-locked checkout was not removed")
+	}
+	if calls := h.sim.State().FlexLM.Lmremove; len(calls) != 2 || calls[0].Result != LmremoveUncounted || calls[1].Result != LmremoveRemoved || calls[1].User != "erin" {
+		t.Errorf("calls %+v", calls)
+	}
+	for _, bad := range []string{`{"feature":"NOPE","user":"u","host":"h"}`, `{"feature":"KS_SOLVER","version":"1.0","user":"u","host":"h"}`,
+		`{"feature":"KS_SOLVER","user":"a b","host":"h"}`, `{"feature":"KS_SOLVER","user":"u","host":""}`, `{"feature":"KS_SOLVER","user":"u","host":"h","licenses":-1}`,
+		`{"feature":"KS_SOLVER","user":"u","host":"h","queued":true,"borrowed":true}`, `{"feature":"KS_SOLVER","user":"u","host":"h","started_at":"2030-01-01T00:00:00Z"}`,
+		`{"feature":"KS_SOLVER","user":"u","host":"h","x":1}`, `{"feature":"KS_SOLVER","user":"u(1)","host":"h"}`} {
+		if r := h.do(http.MethodPost, "/-/control/flexlm/sessions", bad); r.status != http.StatusBadRequest {
+			t.Errorf("%s: HTTP %d", bad, r.status)
+		}
+	}
 }

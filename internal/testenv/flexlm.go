@@ -114,3 +114,26 @@ func (s *Simulator) getJSON(t testing.TB, path string, v any) {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 }
+
+// AddFlexLMSession adds a FlexLM checkout (or queued request) that the
+// load model never ends (a simulator.FlexLMSessionRequest: feature, user,
+// host, and optionally version, display, licenses, borrowed, queued,
+// started_at) and returns it, handle included.
+func (s *Simulator) AddFlexLMSession(t testing.TB, req simulator.FlexLMSessionRequest) simulator.FlexLMSessionInfo {
+	t.Helper()
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(s.URL("/-/control/flexlm/sessions"), "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	var si simulator.FlexLMSessionInfo
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(out, &si) != nil {
+		t.Fatalf("adding a FlexLM session: HTTP %d: %s", resp.StatusCode, out)
+	}
+	return si
+}
