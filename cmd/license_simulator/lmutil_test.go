@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -109,5 +111,35 @@ func TestFakeLmutil(t *testing.T) {
 		if out, errOut, code := lmutilRun(args...); code != 1 || out != "" || !strings.HasPrefix(errOut, "lmutil: ") {
 			t.Errorf("%q: exit %d, %q, %q", args, code, out, errOut)
 		}
+	}
+}
+
+// TestFakeLmutilBinary runs the built program both ways it becomes lmutil
+// (a symlink named lmutil, the lmutil subcommand) with an empty
+// environment: it needs none.
+func TestFakeLmutilBinary(t *testing.T) {
+	r := runInProcess(t)
+	r.post(t, "/-/control/clock", `{"paused":true}`)
+	port := r.base[strings.LastIndex(r.base, ":")+1:]
+	want := string(r.get(t, simulator.PathLmstat))
+	dead := testenv.FreeAddr(t)
+	for _, argv := range [][]string{
+		{testenv.Lmutil(t), "lmstat", "-a", "-c", port + "@127.0.0.1"},
+		{testenv.Binary(t, "license_simulator"), "lmutil", "lmstat", "-a", "-c", port + "@127.0.0.1"},
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = []string{}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || string(out) != want || stderr.Len() != 0 {
+			t.Errorf("%q: %v, stderr %q, output equal %v", argv[1:], err, stderr.String(), string(out) == want)
+		}
+	}
+	cmd := exec.Command(testenv.Lmutil(t), "lmstat", "-a", "-c", strings.Split(dead, ":")[1]+"@127.0.0.1")
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "Error getting status: Cannot connect") {
+		t.Errorf("nothing reachable: %v, %q", err, out)
 	}
 }
