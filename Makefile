@@ -78,7 +78,7 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./source/csi:FuzzDecodeLicenses ./source/csi:FuzzDecodeSessions \
-	./source/csi:FuzzDecodeDenials ./source/csi:FuzzDecodeMatchesStdlib ./source/flexlm:FuzzParse \
+	./source/csi:FuzzDecodeDenials ./source/csi:FuzzDecodeMatchesStdlib ./source/flexlm:FuzzParse ./source/flexlm:FuzzParseDenied \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar ./internal/config:FuzzErrorsHideValues \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/sidecar:FuzzToolkitConfig ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \

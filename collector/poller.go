@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -89,13 +90,19 @@ func (p *Poller) Start() {
 	go p.run(ctx)
 }
 
-// Stop ends polling, cancelling a poll in flight, and waits for it.
+// Stop ends polling, cancelling a poll in flight, and waits for it; then
+// it closes the source if it holds something open (FlexLM's denials_log).
 func (p *Poller) Stop() {
 	if p.cancel == nil {
 		return
 	}
 	p.cancel()
 	<-p.done
+	if c, ok := p.src.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			p.logger.Warn("closing the source", "err", err)
+		}
+	}
 }
 
 func (p *Poller) run(ctx context.Context) {
