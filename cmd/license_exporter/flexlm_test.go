@@ -273,3 +273,54 @@ func TestFlexlmExposition(t *testing.T) {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// denials_log through the exporter: the first read starts at the log's
+// end and sets every listed feature's counters to 0; a DENIED line
+// appended later is counted once, under the feature's license labels.
+func TestFlexlmDenialsLog(t *testing.T) {
+	dir := t.TempDir()
+	lmutil := fakeLmutil(t, dir, "triad.txt")
+	log := filepath.Join(dir, "csi.log")
+	appendLog := func(s string) {
+		f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendLog("10:00:00 (csi) DENIED: \"ETABS\" old@ws-1  (Licensed number of users already reached. (-4,342))\n")
+	_, scrape := exporter(t, "sources:\n  - name: flex\n    type: flexlm\n    poll_interval: 5s\n    timeout: 4s\n    timezone: UTC\n"+
+		"    license_server: 27000@lic-a,27000@lic-b,27000@lic-c\n    lmutil: "+lmutil+"\n    denials_log: "+log+"\n", io.Discard)
+	etabs := func(reason string) map[string]string {
+		return map[string]string{"source": "flex", "product": "ETABS", "edition": "", "license_type": "floating", "reason": reason}
+	}
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+		if v, ok := sample(t, scrape(), "license_denials_total", etabs("no_seat_available")); !ok || v != 0 {
+			return fmt.Errorf("license_denials_total{ETABS,no_seat_available} is %v (%v), want 0", v, ok)
+		}
+		return nil
+	})
+	clock := time.Now().UTC().Format("15:04:05")
+	appendLog(clock + " (csi) DENIED: \"ETABS\" zed@ws-99  (Licensed number of users already reached. (-4,342))\r\n" +
+		"(csi) DENIED: \"ETABS\" cy@ws-13  (User/host not on INCLUDE list for feature. (-39,147))\n" +
+		clock + " (csi) DENIED: \"ETABS\" dan@ws-1")
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+		body := scrape()
+		seat, _ := sample(t, body, "license_denials_total", etabs("no_seat_available"))
+		group, _ := sample(t, body, "license_denials_total", etabs("not_in_license_group"))
+		if seat != 1 || group != 1 {
+			return fmt.Errorf("no_seat_available %v, not_in_license_group %v; want 1 and 1", seat, group)
+		}
+		return nil
+	})
+	body := scrape()
+	if strings.Contains(body, "zed") || strings.Contains(body, "ws-99") || strings.Contains(body, "flexlm-denial-") {
+		t.Error("a user, host or denial id became a label")
+	}
+	if v, _ := sample(t, body, "license_denials_read_failures_total", map[string]string{"source": "flex", "reason": "http_4xx"}); v != 0 {
+		t.Errorf("denials read failures: %v", v)
+	}
+}
