@@ -141,6 +141,14 @@ func csiUpstream(t *testing.T) string {
 // exporter loads cfg as run does and returns its /metrics.
 func exporter(t *testing.T, cfg string, logs io.Writer) (coll *collector.Collector, scrape func() string) {
 	t.Helper()
+	coll, scrape, _ = reloadable(t, cfg, logs)
+	return coll, scrape
+}
+
+// reloadable is exporter, with a reload to another config as POST
+// /-/reload does.
+func reloadable(t *testing.T, cfg string, logs io.Writer) (coll *collector.Collector, scrape func() string, reload func(cfg string) error) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "license_exporter.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -158,10 +166,15 @@ func exporter(t *testing.T, cfg string, logs io.Writer) (coll *collector.Collect
 		t.Fatal(err)
 	}
 	return coll, func() string {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		return w.Body.String()
-	}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			return w.Body.String()
+		}, func(cfg string) error {
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return rl.Apply(load)
+		}
 }
 
 func sample(t *testing.T, body, name string, labels map[string]string) (float64, bool) {
@@ -323,4 +336,38 @@ func TestFlexlmDenialsLog(t *testing.T) {
 	if v, _ := sample(t, body, "license_denials_read_failures_total", map[string]string{"source": "flex", "reason": "http_4xx"}); v != 0 {
 		t.Errorf("denials read failures: %v", v)
 	}
+}
+
+// A reload that breaks a flexlm source's lmutil still loads: the source's
+// polls fail as http_4xx and keep its last good data, the other source
+// goes on.
+func TestReloadBrokenLmutil(t *testing.T) {
+	lmutil := fakeLmutil(t, t.TempDir(), "triad.txt")
+	csi := "sources:\n  - name: csi\n    poll_interval: 1h\n    url: " + csiUpstream(t) + "/v1\n"
+	flex := "  - name: flex\n    type: flexlm\n    poll_interval: 1h\n    license_server: 27000@lic-a,27000@lic-b,27000@lic-c\n    lmutil: "
+	_, scrape, reload := reloadable(t, csi+flex+lmutil+"\n", io.Discard)
+	issued := map[string]string{"source": "flex", "product": "ETABS"}
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+		if v, _ := sample(t, scrape(), "license_seats_issued", issued); v != 10 {
+			return fmt.Errorf("no ETABS seats of flex yet")
+		}
+		return nil
+	})
+	if err := reload(csi + flex + "/nonexistent/lmutil\n"); err != nil {
+		t.Fatalf("a reload with a missing lmutil was refused: %v", err)
+	}
+	testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
+		body := scrape()
+		if v, _ := sample(t, body, "license_poll_failures_total", map[string]string{"source": "flex", "reason": "http_4xx"}); v != 1 {
+			return fmt.Errorf("no http_4xx failure of flex yet")
+		}
+		up, _ := sample(t, body, "license_up", map[string]string{"source": "flex"})
+		seats, _ := sample(t, body, "license_seats_issued", issued)
+		server, _ := sample(t, body, "license_server_up", map[string]string{"source": "flex", "server": "lic-a"})
+		csiUp, _ := sample(t, body, "license_up", map[string]string{"source": "csi"})
+		if up != 0 || seats != 10 || server != 1 || csiUp != 1 {
+			return fmt.Errorf("flex up %v, seats %v, server %v; csi up %v: want 0, the last good 10 and 1, and 1", up, seats, server, csiUp)
+		}
+		return nil
+	})
 }

@@ -78,6 +78,9 @@ func Run(ctx context.Context, o Options) int {
 	}
 	p := &prober{scrub: newScrubber(secrets, o.ShowUsers), now: o.Now}
 	rep := p.probe(ctx, sc, src)
+	if c, ok := src.(io.Closer); ok {
+		_ = c.Close() // FlexLM's denials_log
+	}
 	if o.DumpDir != "" {
 		rep.DumpDir = o.DumpDir
 		n, err := p.dump(o.DumpDir)

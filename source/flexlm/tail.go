@@ -45,6 +45,7 @@ type tailer struct {
 
 	mu       sync.Mutex
 	started  bool
+	closed   bool // by Close: nothing more is read
 	f        *os.File
 	dev, ino uint64
 	gen      uint64 // truncations of this file seen, for the ids
@@ -63,7 +64,10 @@ func newTailer(path string, loc *time.Location, now func() time.Time, licenseTyp
 func (t *tailer) eachDenial(ctx context.Context, since time.Time, visit func(*source.Denial)) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	err := t.read(ctx)
+	var err error
+	if !t.closed {
+		err = t.read(ctx)
+	}
 	t.forget()
 	for i := range t.recent {
 		if d := t.recent[i]; !d.Time.Before(since) {
@@ -285,6 +289,7 @@ func (t *tailer) forget() {
 func (t *tailer) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.closed = true
 	t.close()
 	return nil
 }
