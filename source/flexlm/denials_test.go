@@ -280,3 +280,28 @@ func TestTailUnreadable(t *testing.T) {
 		t.Fatalf("unreadable log: %v", err)
 	}
 }
+
+// BenchmarkTailRead: one EachDenial reading a full budget (8 MiB) of
+// DENIED lines, the most a read does.
+func BenchmarkTailRead(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "csi.log")
+	var sb strings.Builder
+	for sb.Len() < maxTailBytes {
+		sb.WriteString(denyLine("14:51:00", "many"))
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 3, 4, 15, 0, 0, 0, chicago)
+	b.SetBytes(maxTailBytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		t := newTailer(path, chicago, func() time.Time { return now }, func(string) string { return TypeFloating })
+		t.started = true // from the start of the file, not its end
+		n := 0
+		if err := t.eachDenial(context.Background(), time.Time{}, func(*source.Denial) { n++ }); err != nil || n != maxRecentDenials {
+			b.Fatalf("%d denials, %v", n, err)
+		}
+		t.Close()
+	}
+}

@@ -162,7 +162,10 @@ func (s *Source) read(ctx context.Context, k kind) (*snapshot, error) {
 // lmstat -a already prints the expiry of every version block in use.
 func (s *Source) lmstat(ctx context.Context) (*snapshot, error) {
 	_, snap, err := s.lmstatOut(ctx)
-	return snap, err
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
 }
 
 // lmstatOut is lmstat, also returning lmutil's output (nil when lmutil

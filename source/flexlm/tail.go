@@ -53,6 +53,7 @@ type tailer struct {
 	skipping bool   // inside an overlong line: drop up to its newline
 	recent   []source.Denial
 	buf      []byte
+	idBuf    []byte
 }
 
 func newTailer(path string, loc *time.Location, now func() time.Time, licenseType func(string) string) *tailer {
@@ -252,6 +253,10 @@ func (t *tailer) line(b []byte, at int64) {
 	if t.licenseType != nil {
 		typ = t.licenseType(d.feature)
 	}
+	if len(t.recent) >= 2*maxRecentDenials {
+		// Bounded within a read too: drop the oldest down to the bound.
+		t.recent = append(t.recent[:0], t.recent[len(t.recent)-maxRecentDenials+1:]...)
+	}
 	t.recent = append(t.recent, source.Denial{
 		ID:   t.id(at, b),
 		Time: when, Product: d.feature, LicenseType: typ,
@@ -262,15 +267,15 @@ func (t *tailer) line(b []byte, at int64) {
 // id is unique per event: the file (device, inode, truncations seen), the
 // line's offset and its bytes, hashed.
 func (t *tailer) id(at int64, line []byte) string {
-	h := sha256.New()
-	var b [32]byte
-	binary.BigEndian.PutUint64(b[0:], t.dev)
-	binary.BigEndian.PutUint64(b[8:], t.ino)
-	binary.BigEndian.PutUint64(b[16:], t.gen)
-	binary.BigEndian.PutUint64(b[24:], uint64(at))
-	h.Write(b[:])
-	h.Write(line)
-	return "flexlm-denial-" + hex.EncodeToString(h.Sum(nil)[:16])
+	b := t.idBuf[:0]
+	b = binary.BigEndian.AppendUint64(b, t.dev)
+	b = binary.BigEndian.AppendUint64(b, t.ino)
+	b = binary.BigEndian.AppendUint64(b, t.gen)
+	b = binary.BigEndian.AppendUint64(b, uint64(at))
+	b = append(b, line...)
+	t.idBuf = b
+	sum := sha256.Sum256(b)
+	return "flexlm-denial-" + hex.EncodeToString(sum[:16])
 }
 
 // forget drops the denials past the bounds, oldest first.
