@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,10 @@ import (
 )
 
 // fakeLmutil builds source/flexlm's test lmutil into dir and makes it
-// print fixture (a file of source/flexlm/testdata).
+// print fixture (a file of source/flexlm/testdata) with its start dates
+// moved to yesterday: lmstat prints them without a year, and the parser
+// checks the weekday against this year's and last year's, so the
+// fixture's own dates would stop parsing in a later year.
 func fakeLmutil(t *testing.T, dir, fixture string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "lmutil")
@@ -33,15 +37,27 @@ func fakeLmutil(t *testing.T, dir, fixture string) string {
 	if err != nil {
 		t.Fatalf("building the fake lmutil: %v\n%s", err, out)
 	}
-	abs, err := filepath.Abs(filepath.Join("../../source/flexlm/testdata", fixture))
+	text, err := os.ReadFile(filepath.Join("../../source/flexlm/testdata", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin+".mode", []byte("cat "+abs+"\n"), 0o600); err != nil {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := time.Now().In(chicago).AddDate(0, 0, -1)
+	text = startDate.ReplaceAll(text, []byte(fmt.Sprintf("start %s %d/%d ", y.Weekday().String()[:3], y.Month(), y.Day())))
+	dated := filepath.Join(dir, fixture)
+	if err := os.WriteFile(dated, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin+".mode", []byte("cat "+dated+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return bin
 }
+
+var startDate = regexp.MustCompile(`start (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [0-9]{1,2}/[0-9]{1,2} `)
 
 // lsbProgram copies a dynamically linked system program and points its
 // PT_INTERP at the LSB loader, which the test machine lacks; "" if it

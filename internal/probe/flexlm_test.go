@@ -3,9 +3,11 @@ package probe
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,22 +17,39 @@ import (
 
 // flexlmConfig builds source/flexlm's fake lmutil printing triad.txt
 // and writes a config of one flexlm source that runs it.
-func flexlmConfig(t *testing.T) string {
+func flexlmConfig(t *testing.T) (cfg, weekday string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "lmutil")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../source/flexlm/testdata/fakelmutil").CombinedOutput(); err != nil {
 		t.Fatalf("building the fake lmutil: %v\n%s", err, out)
 	}
-	fixture, _ := filepath.Abs("../../source/flexlm/testdata/triad.txt")
-	cfg := filepath.Join(dir, "exporter.yml")
+	// The start dates move to yesterday: lmstat prints them without a
+	// year, and the parser checks their weekday against this year's and
+	// last year's, so the fixture's own would stop parsing in a later year.
+	text, err := os.ReadFile("../../source/flexlm/testdata/triad.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := time.Now().In(chicago).AddDate(0, 0, -1)
+	text = regexp.MustCompile(`start (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [0-9]{1,2}/[0-9]{1,2} `).
+		ReplaceAll(text, []byte(fmt.Sprintf("start %s %d/%d ", y.Weekday().String()[:3], y.Month(), y.Day())))
+	fixture := filepath.Join(dir, "triad.txt")
+	if err := os.WriteFile(fixture, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "exporter.yml")
 	if err := os.WriteFile(bin+".mode", []byte("cat "+fixture), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(cfg, []byte("sources:\n  - name: lm\n    type: flexlm\n    timezone: America/Chicago\n    license_server: 27000@lic-a,27000@lic-b,27000@lic-c\n    lmutil: "+bin+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return cfg, y.Weekday().String()[:3]
 }
 
 // names are every user and host triad.txt holds, queued and reserved
@@ -41,7 +60,7 @@ var triadNames = []string{"alice", "bob", "carol", "dan", "erin", "frank", "gina
 // A FlexLM probe: one lmstat document, the lines the parser skipped by
 // shape, exit 3, and no user or host name in the report or the dump.
 func TestProbeFlexlm(t *testing.T) {
-	cfg := flexlmConfig(t)
+	cfg, wd := flexlmConfig(t)
 	dump := filepath.Join(t.TempDir(), "dump")
 	var out, errs bytes.Buffer
 	code := Run(context.Background(), Options{ConfigFile: cfg, Source: "lm", DumpDir: dump, UserAgent: "test", Out: &out, Err: &errs,
@@ -57,7 +76,7 @@ func TestProbeFlexlm(t *testing.T) {
 		"sessions   7: 7 distinct users on 7 distinct hosts",
 		"denials    not offered by this account",
 		"  lmstat (1 document):\n",
-		"    <w> <w>-9 <w>-9 (v9.9) <w>-<w>/9 9, start Mon 9/9 9:9  skipped line  1\n",
+		"    <w> <w>-9 <w>-9 (v9.9) <w>-<w>/9 9, start " + wd + " 9/9 9:9  skipped line  1\n",
 		"    <w> <w> is not <w>'<w>: <w> <w> <w> <w>.               skipped line  1\n",
 	} {
 		if !strings.Contains(report, want) {
@@ -79,7 +98,7 @@ func TestProbeFlexlm(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(string(body), "<skipped: <w> <w>-9 <w>-9 (v9.9) <w>-<w>/9 9, start Mon 9/9 9:9>") || !strings.Contains(string(body), "user-0001") ||
+	if !strings.Contains(string(body), "<skipped: <w> <w>-9 <w>-9 (v9.9) <w>-<w>/9 9, start "+wd+" 9/9 9:9>") || !strings.Contains(string(body), "user-0001") ||
 		!strings.Contains(string(body), "Users of ETABS:  (Total of 10 licenses issued;  Total of 7 licenses in use)") {
 		t.Errorf("the dump:\n%s", body)
 	}
