@@ -45,6 +45,7 @@ type tailer struct {
 
 	mu       sync.Mutex
 	started  bool
+	fromEnd  bool // the next open starts at the log's end
 	closed   bool // by Close: nothing more is read
 	f        *os.File
 	dev, ino uint64
@@ -81,17 +82,14 @@ func (t *tailer) eachDenial(ctx context.Context, since time.Time, visit func(*so
 // read advances through the log, at most maxTailBytes.
 func (t *tailer) read(ctx context.Context) error {
 	if !t.started {
-		t.started = true
 		// The first look starts at the end: what the log held before the
 		// exporter watched is not counted (a restart is a counter reset).
-		if err := t.open(true); err != nil {
-			return err
-		}
+		t.started, t.fromEnd = true, true
 	}
 	budget := maxTailBytes
 	for range 3 { // the current file, then at most a new one at the path
 		if t.f == nil {
-			if err := t.open(false); err != nil || t.f == nil {
+			if err := t.open(); err != nil || t.f == nil {
 				return err // nil: no log yet; it may appear later
 			}
 		}
@@ -122,11 +120,14 @@ func (t *tailer) read(ctx context.Context) error {
 	return nil
 }
 
-// open opens the log; atEnd starts at its end, past a partial last line.
-// A missing log is not an error.
-func (t *tailer) open(atEnd bool) error {
+// open opens the log, at its end (past a partial last line) while
+// fromEnd. A missing log is not an error, and one that appears later is
+// new: it is read from its start. One that cannot be opened keeps
+// fromEnd, as it may have been written meanwhile.
+func (t *tailer) open() error {
 	f, err := os.Open(t.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		t.fromEnd = false
 		return nil
 	}
 	if err != nil {
@@ -140,6 +141,8 @@ func (t *tailer) open(atEnd bool) error {
 		}
 		return t.fail("cannot read", err)
 	}
+	atEnd := t.fromEnd
+	t.fromEnd = false
 	t.f, t.gen, t.off, t.skipping = f, 0, 0, false
 	t.dev, t.ino = fileID(fi)
 	if atEnd && fi.Size() > 0 {
