@@ -83,7 +83,7 @@ FUZZ_TARGETS := \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/sidecar:FuzzToolkitConfig ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \
 	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip \
-	./internal/probe:FuzzAnalyze
+	./internal/probe:FuzzAnalyze ./internal/probe:FuzzLineShape
 fuzz-seeds:
 	@echo ">> fuzz seed corpora"
 	@for t in $(FUZZ_TARGETS); do \

@@ -116,3 +116,27 @@ func TestLineShape(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLineShape: a shape is short, printable ASCII, and its only words
+// are lmstat's own or <w>: no name of a line reaches it.
+func FuzzLineShape(f *testing.F) {
+	f.Add("    kim ws-11 ws-11 (v21.0) lic-a/27000 999, start Mon 3/2 9:00")
+	f.Add("  1 RESERVATION for USER hänk\t(x) ٣٤ \xff")
+	f.Add("Users of F:  (Total of 9 licenses issued;  Total of 1 license in use)")
+	f.Fuzz(func(t *testing.T, line string) {
+		s := lineShape(line)
+		if len(s) > maxShapeLen {
+			t.Fatalf("shape of %d bytes", len(s))
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] < ' ' || s[i] > '~' {
+				t.Fatalf("shape %q has byte %#x", s, s[i])
+			}
+		}
+		for _, w := range regexp.MustCompile(`[A-Za-z_]+`).FindAllString(strings.ReplaceAll(s, "<w>", " "), -1) {
+			if !lmstatWords[w] {
+				t.Fatalf("shape %q of %q holds the word %q", s, line, w)
+			}
+		}
+	})
+}

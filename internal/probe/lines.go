@@ -46,61 +46,68 @@ var lmstatWords = func() map[string]bool {
 	return m
 }()
 
-// lineShape writes line with its digits as 9 and its words that lmstat
-// does not print as <w>, blanks collapsed: the shape of a line without
-// the names in it.
+// lineShape writes line with its digits as 9, its words that lmstat
+// does not print as <w>, other characters that are not printable ASCII
+// as ?, and blanks collapsed: the shape of a line without the names in
+// it, at most maxShapeLen bytes of whole tokens.
 func lineShape(line string) string {
 	var b strings.Builder
 	line = strings.TrimSpace(line)
 	space := false
-	for i := 0; i < len(line) && b.Len() < maxShapeLen; {
+	for i := 0; i < len(line); {
 		r, n := utf8.DecodeRuneInString(line[i:])
+		var tok string
 		switch {
 		case unicode.IsSpace(r):
 			space = true
 			i += n
 			continue
-		case space:
-			b.WriteByte(' ')
-			space = false
-		}
-		switch {
 		case unicode.IsDigit(r):
-			for i < len(line) && line[i] >= '0' && line[i] <= '9' {
-				i++
-			}
-			if i == 0 || n > 1 {
-				i += n // a digit that is not ASCII
-			}
-			b.WriteByte('9')
-		case unicode.IsLetter(r) || r == '_':
-			j := i
-			for j < len(line) {
-				r, m := utf8.DecodeRuneInString(line[j:])
-				if !unicode.IsLetter(r) && r != '_' {
-					break
-				}
-				j += m
-			}
-			if w := line[i:j]; lmstatWords[w] {
-				b.WriteString(w)
-			} else {
-				b.WriteString("<w>")
+			i += runOf(line[i:], unicode.IsDigit)
+			tok = "9"
+		case isWordRune(r):
+			j := i + runOf(line[i:], isWordRune)
+			if tok = line[i:j]; !lmstatWords[tok] {
+				tok = "<w>"
 			}
 			i = j
+		case r < utf8.RuneSelf && unicode.IsPrint(r):
+			tok = line[i : i+1]
+			i++
 		default:
-			if r == utf8.RuneError || !unicode.IsPrint(r) {
-				b.WriteByte('?')
-			} else {
-				b.WriteRune(r)
-			}
+			tok = "?"
 			i += n
 		}
-	}
-	if out := b.String(); len(out) > maxShapeLen {
-		return strings.TrimSpace(out[:maxShapeLen]) // the shape is ASCII
+		sep := 0
+		if space && b.Len() > 0 {
+			sep = 1
+		}
+		if b.Len()+sep+len(tok) > maxShapeLen {
+			break
+		}
+		if sep == 1 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteString(tok)
 	}
 	return b.String()
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || r == '_' }
+
+// runOf is the length in bytes of the run of runes at the start of s
+// that are in class.
+func runOf(s string, class func(rune) bool) int {
+	n := 0
+	for n < len(s) {
+		r, m := utf8.DecodeRuneInString(s[n:])
+		if !class(r) {
+			break
+		}
+		n += m
+	}
+	return n
 }
 
 // bodyLines splits a text document into its lines, CRs removed.
