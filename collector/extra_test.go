@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -203,5 +204,29 @@ func TestNoExtraSeriesNoFamilies(t *testing.T) {
 	}
 	if _, ok := p.src.(source.ExtraSeries); ok {
 		t.Fatal("CSI gained extra series: this test no longer tests their absence")
+	}
+}
+
+// closingSource counts its Close calls.
+type closingSource struct {
+	*fakeSource
+	closed atomic.Int32
+}
+
+func (c *closingSource) Close() error {
+	c.closed.Add(1)
+	return nil
+}
+
+// Stop closes a source that holds something open (FlexLM's denials_log),
+// once, after its polls have ended.
+func TestStopClosesTheSource(t *testing.T) {
+	p := fakePoller(t, acme())
+	c := &closingSource{fakeSource: acme()}
+	p.src = c
+	p.Start()
+	p.Stop()
+	if n := c.closed.Load(); n != 1 {
+		t.Fatalf("closed %d times, want 1", n)
 	}
 }
