@@ -201,7 +201,7 @@ func TestQueriesParse(t *testing.T) {
 var capacityRules = []string{
 	ruleTypeIssued1h, ruleTypeInUse1h, ruleTypeExpiry1h, ruleTypePeak1d, ruleTypePeakWeekdays,
 	ruleTypePeak1w, ruleTypeExhausted1d, ruleTypeHigh1d, ruleTypeDenials1d, ruleTypeDeniedDays,
-	ruleUserSeatHours1d,
+	ruleUserSeatHours1d, ruleTypeUnreserved1h, ruleTypeQueued1h,
 }
 
 func TestKnownMetricsOnly(t *testing.T) {
