@@ -437,7 +437,10 @@ func capacityFlexLMRow(b *dashboard.DashboardBuilder) {
 			Height(8).
 			Interval("1h").
 			WithTarget(series("A", fmt.Sprintf("max_over_time(%s[$__interval])", rule(ruleTypeUnreserved1h)), legend+" in use, unreserved")).
-			WithTarget(series("B", fmt.Sprintf("max_over_time(%s[$__interval]) and on (%s) %s", rule(ruleTypeIssued1h), byType, rule(ruleTypeUnreserved1h)), legend+" issued")).
+			// Issued only for the license types of query A: over the same
+			// range, since an hourly series is stale to an instant selector
+			// for most of the hour.
+			WithTarget(series("B", fmt.Sprintf("max_over_time(%s[$__interval]) and on (%s) max_over_time(%s[$__interval])", rule(ruleTypeIssued1h), byType, rule(ruleTypeUnreserved1h)), legend+" issued")).
 			Unit("none").
 			Decimals(0).
 			Min(0).
