@@ -599,6 +599,27 @@ func TestComposeFlexLM(t *testing.T) {
 	waitExporterUp(t, exp, append(names, "demo")...)
 }
 
+// TestComposeFlexLMWithRealAccount: the FlexLM override after the
+// real-account one keeps the exporter's read secret, as compose.flexlm.yml
+// says, and still runs the FlexLM image.
+func TestComposeFlexLMWithRealAccount(t *testing.T) {
+	p := loadCompose(t, "compose.yml", "compose.real-account.yml", "compose.flexlm.yml")
+	s := p.Services["exporter"]
+	var secrets []string
+	for _, sec := range s.Secrets {
+		secrets = append(secrets, sec.Source)
+	}
+	if !slices.Equal(secrets, []string{"csi_read_url"}) {
+		t.Errorf("exporter secrets %v, want the read link", secrets)
+	}
+	if s.Build == nil || s.Build.Dockerfile != "deploy/docker/Dockerfile.flexlm" {
+		t.Errorf("exporter build %+v, want Dockerfile.flexlm", s.Build)
+	}
+	if _, ok := p.Services["simulator"]; ok {
+		t.Error("the simulator runs with a real account")
+	}
+}
+
 // waitExporterUp waits until the exporter's last poll of every named source
 // succeeded.
 func waitExporterUp(t *testing.T, p *testenv.Process, sources ...string) {
