@@ -78,7 +78,7 @@ terminate: {min_session_age: 5m}
 	} {
 		t.Run(fmt.Sprintf("%s/%s/snapshot=%v/dry_run=%v", c.who, c.session, c.snap != nil, c.dryRun), func(t *testing.T) {
 			g := grants[c.who]
-			got := decide(terminateInput{policy: p, grant: &g, session: c.session, snap: c.snap, dryRun: c.dryRun, now: testNow})
+			got := decide(terminateInput{policy: p, grant: &g, source: "a", session: c.session, snap: c.snap, dryRun: c.dryRun, now: testNow})
 			if got.next != stepRead && got.reason == "" {
 				t.Error("no reason for the audit line")
 			}
@@ -123,7 +123,7 @@ func TestAfterTerminate(t *testing.T) {
 			"the upstream terminate call failed: error", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := afterTerminate(allowed, c.err)
+			got := afterTerminate(allowed, c.err, "csi")
 			if got.reason != c.wantReason || got.answer != c.wantAnswer {
 				t.Errorf("reason %q answer %q, want %q %q", got.reason, got.answer, c.wantReason, c.wantAnswer)
 			}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/testenv"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -397,9 +398,13 @@ func mustConfig(t *testing.T, up *fakeUpstream, ts *testSidecar, extra string) *
 // testPolicy is cfg's policy, with its source's own terminate rule.
 func testPolicy(tb testing.TB, cfg *config.Sidecar) *Policy {
 	tb.Helper()
-	src, err := newUpstream(cfg, "license_sidecar/test")
-	if err != nil {
-		tb.Fatal(err)
+	srcs := map[string]source.Terminator{}
+	for i := range cfg.Sources {
+		src, err := newUpstream(&cfg.Sources[i], "license_sidecar/test")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		srcs[cfg.Sources[i].Name] = src
 	}
-	return NewPolicy(cfg, src)
+	return NewPolicy(cfg, srcs)
 }
