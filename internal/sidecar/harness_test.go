@@ -231,6 +231,13 @@ terminate:
 // users (basic auth on) or an empty one (proxy only).
 func startSidecar(t *testing.T, up *fakeUpstream, extra string, basicAuth bool) *testSidecar {
 	t.Helper()
+	return startSidecarYAML(t, func(tokenFile string) string { return sidecarYAML(up, tokenFile, extra) }, basicAuth)
+}
+
+// startSidecarYAML serves the config that yaml makes, given the file that
+// holds the upstream token.
+func startSidecarYAML(t *testing.T, yaml func(tokenFile string) string, basicAuth bool) *testSidecar {
+	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "upstream.token")
 	if err := os.WriteFile(tokenFile, []byte(upstreamToken+"\n"), 0o600); err != nil {
@@ -251,7 +258,7 @@ func startSidecar(t *testing.T, up *fakeUpstream, extra string, basicAuth bool) 
 	if err := os.WriteFile(webCfg, []byte(wb.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.LoadSidecar([]byte(sidecarYAML(up, tokenFile, extra)), dir)
+	cfg, err := config.LoadSidecar([]byte(yaml(tokenFile)), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
