@@ -79,10 +79,17 @@ func TestSeveralSourcesView(t *testing.T) {
 	if len(f.Sources) != 1 || f.Sources[0].Name != "beta" || len(f.Sessions) != per || f.SourceFilter != "beta" || f.Account != "Acme Engineering" {
 		t.Errorf("?source=beta: %+v, %d sessions", f.Sources, len(f.Sessions))
 	}
-	for _, path := range []string{"/api/v1/monitor?source=gamma", "/?source=gamma"} {
-		if ans := ts.do(t, bob, http.MethodGet, path, nil, nil); ans.status != http.StatusNotFound {
-			t.Errorf("%s: %d, want 404", path, ans.status)
-		}
+	if ans := ts.do(t, bob, http.MethodGet, "/api/v1/monitor?source=gamma", nil, nil); ans.status != http.StatusNotFound {
+		t.Errorf("JSON of an unknown source: %d, want 404", ans.status)
+	}
+	// The page, reached from a dashboard whose exporter names its sources
+	// otherwise, shows every source and says why.
+	if ans := ts.do(t, bob, http.MethodGet, "/?source=gamma", nil, nil); ans.status != http.StatusOK ||
+		!strings.Contains(ans.body, "No source of that name is configured here") || !strings.Contains(ans.body, `data-source="beta" data-source-type`) {
+		t.Errorf("page of an unknown source: %d", ans.status)
+	}
+	if ans := ts.do(t, bob, http.MethodGet, "/?source=beta", nil, nil); strings.Contains(ans.body, `data-source="acme" data-source-type`) {
+		t.Error("?source=beta shows acme's sessions")
 	}
 
 	page := ts.do(t, bob, http.MethodGet, "/", nil, nil)

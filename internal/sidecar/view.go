@@ -44,7 +44,12 @@ type MonitorView struct {
 	Denials          []DenialView `json:"denials"`
 	DenialsAvailable bool         `json:"denials_available"`
 	DenialsError     string       `json:"denials_error,omitempty"`
+
+	notice string // the page's note about its filter
 }
+
+// Notice is a note for the page about its filter; "" for none.
+func (v *MonitorView) Notice() string { return v.notice }
 
 // SourceView is one configured source as the view read it.
 type SourceView struct {
@@ -242,17 +247,21 @@ func (s *Server) loadView(w http.ResponseWriter, r *http.Request, asHTML bool) *
 		}
 		return nil
 	}
-	srcFilter := sourceFilter(r)
+	srcFilter, notice := sourceFilter(r), ""
 	if srcFilter != "" && st.source(srcFilter) == nil {
-		msg := "no source of that name is configured"
-		if asHTML {
-			s.renderError(w, http.StatusNotFound, "No such source", msg)
-		} else {
-			writeJSON(w, http.StatusNotFound, map[string]any{"error": msg})
+		// The page is reached from the dashboards' links, which name the
+		// exporter's source: a sidecar that names it otherwise shows all.
+		if !asHTML {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no source of that name is configured"})
+			return nil
 		}
-		return nil
+		notice = "No source of that name is configured here; every source is shown."
+		srcFilter = ""
 	}
 	v, err := s.monitorView(r.Context(), st, id, &g, userFilter(r), srcFilter)
+	if v != nil {
+		v.notice = notice
+	}
 	if err != nil {
 		msg := "cannot read the License Monitor upstream: " + upstreamResult(err)
 		if asHTML {
