@@ -242,16 +242,6 @@ func (c *Sidecar) validateSources(dir string) error {
 	return nil
 }
 
-// SourceByName returns the source block named name, or nil.
-func (c *Sidecar) SourceByName(name string) *Source {
-	for i := range c.Sources {
-		if c.Sources[i].Name == name {
-			return &c.Sources[i]
-		}
-	}
-	return nil
-}
-
 // MaxTimeout is the longest timeout of the sources: a terminate reads one
 // source and then calls it.
 func (c *Sidecar) MaxTimeout() time.Duration {

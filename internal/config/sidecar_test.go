@@ -117,9 +117,6 @@ user_aliases:
 	if len(cfg.Sources) != 2 || cfg.Sources[0].Name != "csi-prod" || cfg.Sources[1].Name != "flex-a" {
 		t.Fatalf("sources %+v", cfg.Sources)
 	}
-	if cfg.SourceByName("flex-a") != &cfg.Sources[1] || cfg.SourceByName("nope") != nil {
-		t.Error("SourceByName")
-	}
 	if got := cfg.MaxTimeout(); got != 20*time.Second {
 		t.Errorf("MaxTimeout %s, want the longer timeout 20s", got)
 	}
