@@ -29,7 +29,7 @@ func TestScrapesNeverReachUpstream(t *testing.T) {
 		v, _ := testenv.Scrape(t, exp.URL("/metrics")).Get("license_polls_total", map[string]string{"source": "acme"})
 		return v
 	}
-	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		if v, _ := testenv.Scrape(t, exp.URL("/metrics")).Get("license_up", map[string]string{"source": "acme"}); v != 1 {
 			return fmt.Errorf("license_up is %g", v)
 		}

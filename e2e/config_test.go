@@ -60,7 +60,7 @@ func TestReload(t *testing.T) {
 	// A bad file by SIGHUP: refused, logged, "one" still served.
 	os.WriteFile(cfgPath, []byte("sources:\n  - name: two\n    url: "+sim.BaseURL+"\n    bogus: 1\n"), 0o600)
 	exp.Signal(syscall.SIGHUP)
-	testenv.Eventually(t, 5*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		if !strings.Contains(exp.Logs(), "config reload refused") || !strings.Contains(exp.Logs(), `unknown key \"bogus\"`) {
 			return errors.New("the refusal is not logged")
 		}
@@ -86,7 +86,7 @@ func TestReload(t *testing.T) {
 	if resp, _ := httpPost(exp.URL("/-/reload")); !strings.HasPrefix(resp, "200") {
 		t.Fatalf("POST /-/reload with a good file answered %q", resp)
 	}
-	testenv.Eventually(t, 15*time.Second, 100*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 100*time.Millisecond, func() error {
 		m := testenv.Scrape(t, exp.URL("/metrics"))
 		if len(m.Select("license_up", map[string]string{"source": "one"})) != 0 {
 			return errors.New("source one is still exported")

@@ -35,7 +35,7 @@ func demoConfig(t *testing.T, rel, simAddr string) string {
 func TestMakeRunConfigs(t *testing.T) {
 	sim := testenv.StartSimulator(t)
 	exp := testenv.StartExporter(t, demoConfig(t, "deploy/demo/license_exporter.yml", sim.Addr))
-	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 100*time.Millisecond, func() error {
 		m, err := testenv.TryScrape(exp.URL("/metrics"))
 		if err != nil {
 			return err
@@ -71,7 +71,7 @@ func TestMakeRunConfigs(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, sc.URL(path), nil)
 		req.SetBasicAuth(user, passwords[user])
 		var resp *http.Response
-		testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() (err error) {
+		testenv.Eventually(t, 45*time.Second, 100*time.Millisecond, func() (err error) {
 			resp, err = http.DefaultClient.Do(req)
 			return err
 		})

@@ -43,7 +43,7 @@ func TestDemoExposesTheContract(t *testing.T) {
 	sim := testenv.StartSimulator(t)
 	exp := testenv.StartExporter(t, testenv.ExporterConfig("demo", sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
 	var m testenv.Metrics
-	testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 100*time.Millisecond, func() error {
 		var err error
 		if m, err = testenv.TryScrape(exp.URL("/metrics")); err != nil {
 			return err
@@ -312,7 +312,7 @@ func TestFaults(t *testing.T) {
 		})
 	}
 	// Let the connections of the faults close before counting.
-	testenv.Eventually(t, 20*time.Second, 500*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 500*time.Millisecond, func() error {
 		if after := goroutines(t, exp); after > goroutinesBefore+4 {
 			return fmt.Errorf("goroutines grew from %g to %g", goroutinesBefore, after)
 		}

@@ -69,7 +69,7 @@ func waitStuck(t *testing.T, addr string, n int) {
 	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	local := fmt.Sprintf("0100007F:%04X", p)
-	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		b, err := os.ReadFile("/proc/net/tcp")
 		if err != nil {
 			t.Skipf("no /proc/net/tcp: %v", err)
@@ -137,7 +137,7 @@ func TestSlowReadersDoNotStarveScrapes(t *testing.T) {
 		waitUp(t, exp, "large", time.Minute)
 		nonReaders(t, "127.0.0.2", exp.Addr, attackers)
 		waitStuck(t, exp.Addr, 10)
-		testenv.Eventually(t, 5*time.Second, 50*time.Millisecond, func() error {
+		testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 			if code, _ := scrapeStatus(scraper, exp.URL("/metrics"), true); code != http.StatusServiceUnavailable {
 				return fmt.Errorf("HTTP %d while 20 clients hold the slots; the attack should starve scrapes here", code)
 			}
@@ -150,7 +150,7 @@ func TestSlowReadersDoNotStarveScrapes(t *testing.T) {
 		waitUp(t, exp, "large", time.Minute)
 		nonReaders(t, "127.0.0.2", exp.Addr, attackers)
 		waitStuck(t, exp.Addr, 8)
-		testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 			v, _ := testenv.Scrape(t, exp.URL("/metrics")).Get("license_exporter_http_connections_refused_total", nil)
 			if v < attackers-8 {
 				return fmt.Errorf("%g connections refused", v)

@@ -98,7 +98,7 @@ func TestSidecarAuditRefusalFlood(t *testing.T) {
 	}
 	// The summaries come once their interval is over.
 	var lines []sidecar.AuditRecord
-	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		lines = r.sc.Audit(t)
 		total := 0
 		for _, l := range lines {
@@ -169,7 +169,7 @@ func TestSidecarLoginUnderPasswordFlood(t *testing.T) {
 
 	// The flood is on, past its first seconds (each address's burst of
 	// password checks): wrong passwords are being refused.
-	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		if n := refused.Load(); n < 3*conns {
 			return fmt.Errorf("%d attack requests refused so far", n)
 		}

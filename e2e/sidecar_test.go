@@ -338,7 +338,7 @@ func TestSidecarConfigCheckAndReload(t *testing.T) {
 		}
 	}
 	write(string(good) + "unknown_key: 1\n")
-	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		if !strings.Contains(r.sc.Logs(), `unknown key`) {
 			return errors.New("no reload error logged yet")
 		}
@@ -348,7 +348,7 @@ func TestSidecarConfigCheckAndReload(t *testing.T) {
 		t.Fatalf("after a refused reload: %d, want 403", status)
 	}
 	write(strings.Replace(string(good), "  bob: [license_monitor]", "  bob: [account_administrator]", 1))
-	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
 		if v := r.sc.Monitor(t, "bob", ""); !v.CanTerminateOthers {
 			return errors.New("bob not promoted yet")
 		}
