@@ -302,6 +302,34 @@ func TestSidecarFlexLMAuditFailClosed(t *testing.T) {
 	}
 }
 
+// An lmremove that fails is a 502, once: it is not retried, and the audit
+// keeps the allowed decision with the failure.
+func TestSidecarFlexLMRemoveFails(t *testing.T) {
+	now := time.Now()
+	lmutil := fakeLmutil(t, lmstatFixture(now, carolFloating(now)))
+	sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSource(lmutil)})
+	id := sessionsBy(t, sc.Monitor(t, "admin", ""))["carol ws-carol"]
+	// lmstat still answers (a server is up), but every call exits 1.
+	f := filepath.Join(t.TempDir(), "lmstat.txt")
+	if err := os.WriteFile(f, []byte(lmstatFixture(now, carolFloating(now))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lmutil+".mode", []byte("exit 1 "+f+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	status, body := sc.TerminateIn(t, "admin", "flex", id)
+	if status != http.StatusBadGateway || !strings.Contains(body, sidecar.OutcomeUpstreamError) {
+		t.Fatalf("a failing lmremove: %d %s, want 502", status, body)
+	}
+	if got, _ := lmremoves(t, lmutil); len(got) != 1 || got[0] != "lmremove -c 27000@lic-a -h ETABS lic-a 27000 303" {
+		t.Errorf("lmremove calls %q, want exactly one", got)
+	}
+	if rec := sc.LastAudit(t); rec.Decision != sidecar.DecisionAllow || rec.Outcome != sidecar.OutcomeUpstreamError ||
+		!strings.HasPrefix(rec.Upstream, "connection") || rec.Source != "flex" {
+		t.Errorf("audit %+v", rec)
+	}
+}
+
 // A CSI source (the simulator) and a FlexLM one: both groups on the page
 // and in the JSON, each terminable on its own path, and no secret shown.
 func TestSidecarTwoSources(t *testing.T) {
