@@ -247,3 +247,41 @@ func TestSessionFromPath(t *testing.T) {
 		}
 	}
 }
+
+// The page's groups share the view's rows when they are in the sources'
+// order, and still get every row of their source when they are not.
+func TestPageGroups(t *testing.T) {
+	rows := func(srcs ...string) []SessionView {
+		var out []SessionView
+		for i, s := range srcs {
+			out = append(out, SessionView{Source: s, ID: fmt.Sprint(i)})
+		}
+		return out
+	}
+	ids := func(r []SessionView) string {
+		var b strings.Builder
+		for _, s := range r {
+			b.WriteString(s.ID)
+		}
+		return b.String()
+	}
+	srcs := []SourceView{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	for _, c := range []struct {
+		sessions []SessionView
+		want     [3]string
+	}{
+		{rows("a", "a", "b", "b", "b"), [3]string{"01", "234", ""}},
+		{rows("b", "a", "b", "c", "a"), [3]string{"14", "02", "3"}},
+	} {
+		p := newPageView(&MonitorView{Sources: srcs, Sessions: c.sessions})
+		for i, g := range p.Groups {
+			if got := ids(g.Rows); got != c.want[i] || g.Sessions != len(c.want[i]) {
+				t.Errorf("%v: group %s has %q, want %q", c.sessions, g.Name, got, c.want[i])
+			}
+		}
+	}
+	v := &MonitorView{Sources: srcs[:1], Sessions: rows("a", "a")}
+	if p := newPageView(v); &p.Groups[0].Rows[0] != &v.Sessions[0] {
+		t.Error("the rows of a source in order are copied, not shared")
+	}
+}

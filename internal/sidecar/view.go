@@ -182,7 +182,7 @@ func (v *MonitorView) addSource(ss *sourceSnap, p *Policy, g *Grant, now time.Ti
 	v.Products = append(v.Products, products...)
 
 	idx := source.IndexLicenses(snap.Licenses)
-	var rows []SessionView
+	rows := make([]SessionView, 0, len(snap.Sessions))
 	for i := range snap.Sessions {
 		s := &snap.Sessions[i]
 		if v.UserFilter != "" && s.User != v.UserFilter {
@@ -216,6 +216,7 @@ func (v *MonitorView) addSource(ss *sourceSnap, p *Policy, g *Grant, now time.Ti
 		}
 		return a.Since.Compare(b.Since)
 	})
+	v.Sessions = slices.Grow(v.Sessions, len(rows))
 	for _, i := range order {
 		v.Sessions = append(v.Sessions, rows[i])
 	}
@@ -438,23 +439,12 @@ type pageGroup struct {
 
 func newPageView(v *MonitorView) pageView {
 	p := pageView{MonitorView: v}
+	var pi, si, di int // where the next source's rows start
 	for _, sv := range v.Sources {
 		g := pageGroup{SourceView: sv}
-		for _, pv := range v.Products {
-			if pv.Source == sv.Name {
-				g.Products = append(g.Products, pv)
-			}
-		}
-		for _, row := range v.Sessions {
-			if row.Source == sv.Name {
-				g.Rows = append(g.Rows, row)
-			}
-		}
-		for _, d := range v.Denials {
-			if d.Source == sv.Name {
-				g.Denials = append(g.Denials, d)
-			}
-		}
+		g.Products, pi = ofSource(v.Products, pi, sv.Name, func(x *ProductView) string { return x.Source })
+		g.Rows, si = ofSource(v.Sessions, si, sv.Name, func(x *SessionView) string { return x.Source })
+		g.Denials, di = ofSource(v.Denials, di, sv.Name, func(x *DenialView) string { return x.Source })
 		g.Sessions = len(g.Rows)
 		if len(g.Rows) > maxPageRows {
 			g.Hidden = len(g.Rows) - maxPageRows
@@ -463,6 +453,33 @@ func newPageView(v *MonitorView) pageView {
 		p.Groups = append(p.Groups, g)
 	}
 	return p
+}
+
+// ofSource returns the rows of source name. The view keeps each source's
+// rows together, in the order of its sources, so they are the run from
+// start, shared rather than copied (20,000 rows copied were 18 MB a page);
+// rows out of that order are collected by a scan. next is where the
+// following source's run starts.
+func ofSource[T any](all []T, start int, name string, src func(*T) string) (rows []T, next int) {
+	end := start
+	for end < len(all) && src(&all[end]) == name {
+		end++
+	}
+	n := 0
+	for i := range all {
+		if src(&all[i]) == name {
+			n++
+		}
+	}
+	if n == end-start {
+		return all[start:end:end], end
+	}
+	for i := range all {
+		if src(&all[i]) == name {
+			rows = append(rows, all[i])
+		}
+	}
+	return rows, start
 }
 
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
