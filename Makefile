@@ -81,7 +81,7 @@ FUZZ_TARGETS := \
 	./source/csi:FuzzDecodeDenials ./source/csi:FuzzDecodeMatchesStdlib ./source/flexlm:FuzzParse \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar ./internal/config:FuzzErrorsHideValues \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/sidecar:FuzzToolkitConfig ./internal/identity:FuzzCheck \
-	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies \
+	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies ./internal/simulator:FuzzFlexLMBodies \
 	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip \
 	./internal/probe:FuzzAnalyze
 fuzz-seeds:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run: the simulator, the exporter and (when built) the sidecar, until
-# Ctrl-C. The simulated account shows a working day at any hour: its clock
+# Ctrl-C. The exporter reads two sources: the simulator's CSI API (demo)
+# and its FlexLM triad through the fake lmutil (demo-flexlm). The simulated account shows a working day at any hour: its clock
 # starts at the most recent weekday 10:30 (UTC) at or before DEMO_NOW (an
 # RFC 3339 time; default the real clock) and runs at real speed from there.
 # DEMO_SIMULATOR_PORT, DEMO_EXPORTER_PORT and DEMO_SIDECAR_PORT move the
@@ -33,9 +34,16 @@ wait_ready() { # url name pid [curl options]
 	exit 1
 }
 
-# The committed configs name the simulator's default address.
+# The FlexLM source's lmutil is the simulator's fake: license_simulator
+# run through a symlink named lmutil reads the simulator -c names.
+ln -s "$(cd "$bin" && pwd)/license_simulator" "$tmp/lmutil"
+
+# The committed configs name the simulator's default address (9850, as
+# 127.0.0.1:9850 for CSI and 9850@127.0.0.1 for FlexLM) and lmutil's
+# place in the checkout.
 for f in deploy/demo/license_exporter.yml deploy/sidecar/license_sidecar.yml; do
-	sed "s/127\.0\.0\.1:9850/127.0.0.1:$sim_port/g" "$f" >"$tmp/$(basename "$f")"
+	sed -e "s/127\.0\.0\.1:9850/127.0.0.1:$sim_port/g" -e "s/9850@127\.0\.0\.1/$sim_port@127.0.0.1/g" \
+		-e "s|^\( *lmutil:\).*|\1 $tmp/lmutil|" "$f" >"$tmp/$(basename "$f")"
 done
 
 "$bin/license_simulator" --web.listen-address="127.0.0.1:$sim_port" --speed=1 \
@@ -64,6 +72,7 @@ cat <<MSG
 
 License Monitor demo is running:
   simulator (upstream API): http://127.0.0.1:$sim_port/api/license-monitor/v1/licenses
+  simulator (FlexLM):       http://127.0.0.1:$sim_port/flexlm/lmstat  (what $tmp/lmutil lmstat -a prints)
   simulator control:        http://127.0.0.1:$sim_port/-/control
   exporter metrics:         http://localhost:$exporter_port/metrics
   exporter landing page:    http://localhost:$exporter_port/

@@ -11,12 +11,17 @@ import (
 	"github.com/license-monitor/license-monitor/internal/testenv"
 )
 
-// minDemoSessions is the least a first look at `make run` should show.
+// minDemoSessions is the least a first look at `make run` should show,
+// of each source.
 const minDemoSessions = 20
 
+// flexDemoFeatures is the simulated FlexLM account's features.
+const flexDemoFeatures = 15
+
 // TestMakeRunShowsAWorkingDay runs deploy/run-demo.sh, what `make run`
-// runs, and checks that the demo account is busy soon after start whatever the
-// hour: once as the clock stands, once as if it were 03:00 UTC (DEMO_NOW).
+// runs, and checks that the demo account, CSI and FlexLM, is busy soon
+// after start whatever the hour: once as the clock stands, once as if it
+// were 03:00 UTC (DEMO_NOW).
 // No session may start after the exporter's clock.
 func TestMakeRunShowsAWorkingDay(t *testing.T) {
 	if testing.Short() {
@@ -56,10 +61,31 @@ func TestMakeRunShowsAWorkingDay(t *testing.T) {
 				}
 				sessions = 0
 				for _, s := range m["license_user_sessions"] {
-					sessions += s.Value
+					if s.Labels["source"] == "demo" {
+						sessions += s.Value
+					}
 				}
 				if sessions < minDemoSessions {
 					return fmt.Errorf("%g sessions, want at least %d", sessions, minDemoSessions)
+				}
+				// The FlexLM source beside it, through the fake lmutil.
+				if v, ok := m.Get("license_up", map[string]string{"source": "demo-flexlm"}); !ok || v != 1 {
+					return fmt.Errorf(`license_up{source="demo-flexlm"} is not 1`)
+				}
+				flexSessions, features := 0.0, 0
+				for _, s := range m["license_user_sessions"] {
+					if s.Labels["source"] == "demo-flexlm" {
+						flexSessions += s.Value
+					}
+				}
+				for _, s := range m["license_seats_issued"] {
+					if s.Labels["source"] == "demo-flexlm" {
+						features++
+					}
+				}
+				if features != flexDemoFeatures || flexSessions < minDemoSessions {
+					return fmt.Errorf("the FlexLM source shows %d features and %g sessions, want %d and at least %d",
+						features, flexSessions, flexDemoFeatures, minDemoSessions)
 				}
 				latest := time.Now()
 				for _, s := range m["license_user_session_start_timestamp_seconds"] {
@@ -69,7 +95,7 @@ func TestMakeRunShowsAWorkingDay(t *testing.T) {
 				}
 				return nil
 			})
-			t.Logf("%g sessions", sessions)
+			t.Logf("%g CSI sessions", sessions)
 			from := now
 			if c.demoNow != "" {
 				from = night

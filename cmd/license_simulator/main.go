@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	_ "time/tzdata" // --timezone works without a system zone database
@@ -28,6 +29,14 @@ import (
 const program = "license_simulator"
 
 func main() {
+	// The fake lmutil (lmutil.go): through a symlink named lmutil, or as
+	// a subcommand.
+	if filepath.Base(os.Args[0]) == "lmutil" {
+		os.Exit(runLmutil(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "lmutil" {
+		os.Exit(runLmutil(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, nil))
 }
 

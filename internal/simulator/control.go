@@ -142,6 +142,10 @@ func (s *Simulator) controlRoutes(handle func(method, path string, h http.Handle
 	handle(http.MethodDelete, "/-/control/sessions/{id}", protect(s.deleteSession))
 	handle(http.MethodPost, "/-/control/denials", protect(s.postDenial))
 	handle(http.MethodPost, "/-/control/denials/endpoint", protect(s.postDenialsEndpoint))
+	handle(http.MethodPost, "/-/control/clock", protect(s.postClock))
+	handle(http.MethodGet, "/-/control/flexlm", s.getFlexAccount)
+	handle(http.MethodPost, "/-/control/flexlm/fault", protect(s.postFlexFault))
+	handle(http.MethodPost, "/-/control/flexlm/sessions", protect(s.postFlexSession))
 }
 
 // controlBody is a control request's body, bounded.

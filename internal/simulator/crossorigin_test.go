@@ -16,10 +16,12 @@ func TestControlRefusesCrossOrigin(t *testing.T) {
 		{"Origin", "https://evil.example", "Content-Type", "text/plain"},
 	} {
 		for path, body := range map[string]string{
-			"/-/control/token":    `{"token":""}`,
-			"/-/control/fault":    `{"kind":"http_5xx"}`,
-			"/-/control/load":     `{"mode":"idle"}`,
-			"/-/control/sessions": `{"license_id":"x","user":"u"}`,
+			"/-/control/token":        `{"token":""}`,
+			"/-/control/fault":        `{"kind":"http_5xx"}`,
+			"/-/control/load":         `{"mode":"idle"}`,
+			"/-/control/sessions":     `{"license_id":"x","user":"u"}`,
+			"/-/control/clock":        `{"paused":true}`,
+			"/-/control/flexlm/fault": `{"kind":"down"}`,
 		} {
 			if r := h.do(http.MethodPost, path, body, hdr...); r.status != http.StatusForbidden || !strings.Contains(string(r.body), "cross_origin") {
 				t.Errorf("%v %s: %d %s", hdr, path, r.status, r.body)
@@ -32,8 +34,8 @@ func TestControlRefusesCrossOrigin(t *testing.T) {
 	if r := h.get(h.api("licenses")); r.status != http.StatusUnauthorized {
 		t.Errorf("the token check was switched off: %d", r.status)
 	}
-	if f := h.sim.State().Fault.Kind; f != FaultNone && f != "" {
-		t.Errorf("fault %q set cross-origin", f)
+	if st := h.sim.State(); st.Fault.Kind != FaultNone && st.Fault.Kind != "" || st.FlexLM.Fault.Kind != FlexFaultNone || st.Paused {
+		t.Errorf("fault %q, FlexLM fault %q or paused %v set cross-origin", st.Fault.Kind, st.FlexLM.Fault.Kind, st.Paused)
 	}
 	// A program (no browser headers) and a same-origin page still can.
 	if r := h.do(http.MethodPost, "/-/control/fault", `{"kind":"none"}`); r.status != http.StatusOK {
@@ -64,6 +66,10 @@ func TestSplitHandlers(t *testing.T) {
 		{s.ControlHandler(), APIPrefix + "/licenses", 404},
 		{s.Handler(), "/-/control", 200},
 		{s.Handler(), APIPrefix + "/licenses", 200},
+		{s.APIHandler(), PathLmstat, 200},
+		{s.ControlHandler(), PathLmstat, 404},
+		{s.APIHandler(), "/-/control/flexlm", 404},
+		{s.ControlHandler(), "/-/control/flexlm", 200},
 	} {
 		rec := httptest.NewRecorder()
 		c.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))

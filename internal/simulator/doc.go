@@ -75,11 +75,26 @@
 //	DELETE /-/control/sessions/{id}  204: the user logged off
 //	POST   /-/control/denials        a DenialRequest; 201 with the DenialDoc (denials.go)
 //	POST   /-/control/denials/endpoint  {"enabled":false} makes GET denials answer 404
+//	POST   /-/control/clock          {"paused":true}, {"advance":"25m"}, {"paused":false}
+//	GET    /-/control/flexlm         the FlexLM account (FlexLMAccount)
+//	POST   /-/control/flexlm/fault   a FlexFault, e.g. {"kind":"vendor_down","vendor":"tidalsim"}
+//	POST   /-/control/flexlm/sessions  a FlexLMSessionRequest; 201 with the FlexLMSessionInfo (pinned)
 //
 // Bodies are decoded strictly (unknown fields: 400). Load saturate fills
 // every cloud_sign_in and cloud_key pool of the product with the most such
 // seats (ETABS in demo) and keeps them full; idle ends every session that
 // is neither pinned nor checked out and stops arrivals.
+//
+// # FlexLM
+//
+// Beside the CSI account, on the same clock: a FlexLM triad (flexlm.go)
+// whose `lmutil lmstat -a` text GET /flexlm/lmstat serves and whose
+// checkouts POST /flexlm/lmremove ends (recorded in the control state),
+// with faults of its own (POST /-/control/flexlm/fault: slow, down,
+// server_down, vendor_down, garbage, huge) and its state as the simulator
+// holds it at GET /-/control/flexlm. It draws from a generator of its
+// own, so the CSI account for a seed is unchanged. POST /-/control/clock
+// pauses and advances the clock of both.
 //
 // # Faults
 //

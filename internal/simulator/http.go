@@ -70,6 +70,10 @@ func (s *Simulator) routes(mux *http.ServeMux, apiRoutes, control bool) {
 		handle(http.MethodPost, apiPath(csi.PathSessions+"/{id}/"+csi.PathTerminateSuffix), s.api(EndpointTerminate,
 			func(w http.ResponseWriter, r *http.Request, f Fault) { s.serveTerminate(w, r.PathValue("id"), f) }))
 		handle(http.MethodGet, apiPath(csi.PathDenials), s.api(EndpointDenials, s.serveDenials))
+		// The FlexLM servers' side: no token (lmgrd has none); lmremove
+		// changes state, so a browser's cross-origin post is refused.
+		handle(http.MethodGet, PathLmstat, s.serveLmstat)
+		handle(http.MethodPost, PathLmremove, crossOriginProtect(s.serveLmremove))
 	}
 	if control {
 		s.controlRoutes(handle)

@@ -107,7 +107,13 @@ type Simulator struct {
 	snaps        []*snapshot // oldest first
 	denials      []denialRec // by at, oldest first (denials.go)
 	denialSeq    uint64
-	noDenials    bool // GET denials answers 404
+	noDenials    bool       // GET denials answers 404
+	flex         *flexModel // the FlexLM account (flexlm.go)
+	// The clock's control (POST /-/control/clock): while paused the
+	// simulated clock stands at pausedAt; offset is what advances added.
+	paused   bool
+	pausedAt time.Time
+	offset   time.Duration
 }
 
 // session is one license session. Everything but pos and gone is immutable
@@ -217,6 +223,10 @@ func New(opts Options) (*Simulator, error) {
 		s.tierChurn = newTierModel(s.start, len(s.live))
 	}
 	s.busiest = busiestProduct(s.acct)
+	// After the CSI account, from a generator of its own: the CSI
+	// sessions for a seed are what they were before FlexLM.
+	s.warmStartFlex()
+	s.simNow = s.start
 	return s, nil
 }
 
@@ -291,6 +301,7 @@ func (s *Simulator) SetLoad(mode LoadMode) error {
 				s.removeLocked(x)
 			}
 		}
+		s.flexIdleLocked()
 	}
 	s.refillLocked()
 	s.logger.Info("load set", "mode", mode)
@@ -318,6 +329,11 @@ type ControlState struct {
 	// while GET denials answers 404.
 	Denials         int  `json:"denials"`
 	DenialsEndpoint bool `json:"denials_endpoint"`
+	// Paused is true while POST /-/control/clock holds the clock.
+	Paused bool `json:"paused"`
+	// FlexLM is the simulated FlexLM account's fault, counts and the
+	// lmremove calls it got.
+	FlexLM FlexLMState `json:"flexlm"`
 }
 
 // State reports what GET /-/control does.
@@ -325,7 +341,7 @@ func (s *Simulator) State() ControlState {
 	s.mu.Lock()
 	s.advanceLocked()
 	st := ControlState{Fault: s.fault, Load: s.mode, SimTime: ts(s.simNow), StartTime: ts(s.start), Sessions: len(s.live),
-		Denials: len(s.denials), DenialsEndpoint: !s.noDenials}
+		Denials: len(s.denials), DenialsEndpoint: !s.noDenials, Paused: s.paused, FlexLM: s.flexStateLocked()}
 	s.mu.Unlock()
 	st.Requests = s.Requests()
 	return st
@@ -333,12 +349,46 @@ func (s *Simulator) State() ControlState {
 
 // simClockLocked maps the real clock to simulated time; it never runs back.
 func (s *Simulator) simClockLocked() time.Time {
-	elapsed := s.now().Sub(s.realStart)
-	t := s.start.Add(time.Duration(float64(elapsed) * s.speed))
+	t := s.pausedAt
+	if !s.paused {
+		t = s.runningClockLocked()
+	}
 	if t.Before(s.simNow) {
 		return s.simNow
 	}
 	return t
+}
+
+// runningClockLocked is the simulated time the real clock gives, plus
+// what advances added.
+func (s *Simulator) runningClockLocked() time.Time {
+	elapsed := s.now().Sub(s.realStart)
+	return s.start.Add(time.Duration(float64(elapsed)*s.speed) + s.offset)
+}
+
+// SetClock pauses (true) or resumes (false) the simulated clock when
+// paused is set, and moves it forward by advance, as POST /-/control/clock
+// does. Resumed, the clock runs on from where it stood.
+func (s *Simulator) SetClock(paused *bool, advance time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked()
+	if paused != nil && *paused && !s.paused {
+		s.paused, s.pausedAt = true, s.simNow
+	}
+	if advance > 0 {
+		if s.paused {
+			s.pausedAt = s.pausedAt.Add(advance)
+		} else {
+			s.offset += advance
+		}
+	}
+	if paused != nil && !*paused && s.paused {
+		s.paused = false
+		s.offset += s.pausedAt.Sub(s.runningClockLocked())
+	}
+	s.advanceLocked()
+	s.logger.Info("clock set", "paused", s.paused, "sim_time", ts(s.simNow))
 }
 
 // advanceLocked runs the simulation up to the simulated now.
@@ -350,6 +400,7 @@ func (s *Simulator) advanceLocked() {
 		} else {
 			s.tierChurn.advance(s, to)
 		}
+		s.advanceFlex(to)
 	}
 	s.simNow = to
 	s.refillLocked()

@@ -1,0 +1,139 @@
+package testenv
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/license-monitor/license-monitor/internal/simulator"
+)
+
+// Lmutil returns the path of an `lmutil` symlink to the built
+// license_simulator in a fresh temporary directory: run through it, the
+// simulator acts as lmutil and reads the simulator that -c names.
+func Lmutil(t testing.TB) string {
+	t.Helper()
+	bin, err := filepath.Abs(Binary(t, "license_simulator"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "lmutil")
+	if err := os.Symlink(bin, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// LicenseServer is the simulator's address as a FlexLM source's
+// license_server: port@127.0.0.1.
+func (s *Simulator) LicenseServer() string {
+	return s.Addr[strings.LastIndex(s.Addr, ":")+1:] + "@127.0.0.1"
+}
+
+// FlexLMExporterConfig is a one-source exporter config of type flexlm
+// reading sim through lmutil, with extra YAML lines of the source.
+func FlexLMExporterConfig(name, lmutil string, sim *Simulator, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sources:\n  - name: %s\n    type: flexlm\n    lmutil: %q\n    license_server: %q\n    timezone: UTC\n",
+		name, lmutil, sim.LicenseServer())
+	for _, e := range extra {
+		fmt.Fprintf(&b, "    %s\n", e)
+	}
+	return b.String()
+}
+
+// SetFlexLMFault switches a FlexLM fault on, e.g. {"kind":"slow","latency":"1m"};
+// {"kind":"none"} clears it.
+func (s *Simulator) SetFlexLMFault(t testing.TB, fault map[string]any) {
+	t.Helper()
+	s.Control(t, "/flexlm/fault", fault)
+}
+
+// ClearFlexLMFault switches FlexLM faults off.
+func (s *Simulator) ClearFlexLMFault(t testing.TB) {
+	t.Helper()
+	s.SetFlexLMFault(t, map[string]any{"kind": "none"})
+}
+
+// PauseClock stops the simulated clock (both accounts), so sessions
+// change only when AdvanceClock moves it.
+func (s *Simulator) PauseClock(t testing.TB) {
+	t.Helper()
+	s.Control(t, "/clock", map[string]any{"paused": true})
+}
+
+// AdvanceClock moves the simulated clock forward by d (at most a day).
+func (s *Simulator) AdvanceClock(t testing.TB, d time.Duration) {
+	t.Helper()
+	s.Control(t, "/clock", map[string]any{"advance": d.String()})
+}
+
+// FlexLMState is the FlexLM part of GET /-/control: fault, counts,
+// lmstat requests and every recorded lmremove call.
+func (s *Simulator) FlexLMState(t testing.TB) simulator.FlexLMState {
+	t.Helper()
+	var st simulator.ControlState
+	s.getJSON(t, "/-/control", &st)
+	return st.FlexLM
+}
+
+// LmremoveCalls are the lmremove calls the simulator recorded, oldest
+// first (the last 1000).
+func (s *Simulator) LmremoveCalls(t testing.TB) []simulator.LmremoveCall {
+	t.Helper()
+	return s.FlexLMState(t).Lmremove
+}
+
+// FlexLM is the simulated FlexLM account now: features' totals and every
+// checkout and queued request (GET /-/control/flexlm).
+func (s *Simulator) FlexLM(t testing.TB) simulator.FlexLMAccount {
+	t.Helper()
+	var a simulator.FlexLMAccount
+	s.getJSON(t, "/-/control/flexlm", &a)
+	return a
+}
+
+func (s *Simulator) getJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	resp, err := http.Get(s.URL(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d %v: %s", path, resp.StatusCode, err, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// AddFlexLMSession adds a FlexLM checkout (or queued request) that the
+// load model never ends (a simulator.FlexLMSessionRequest: feature, user,
+// host, and optionally version, display, licenses, borrowed, queued,
+// started_at) and returns it, handle included.
+func (s *Simulator) AddFlexLMSession(t testing.TB, req simulator.FlexLMSessionRequest) simulator.FlexLMSessionInfo {
+	t.Helper()
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(s.URL("/-/control/flexlm/sessions"), "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	var si simulator.FlexLMSessionInfo
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(out, &si) != nil {
+		t.Fatalf("adding a FlexLM session: HTTP %d: %s", resp.StatusCode, out)
+	}
+	return si
+}
