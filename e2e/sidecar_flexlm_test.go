@@ -13,6 +13,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/sidecar"
 	"github.com/license-monitor/license-monitor/internal/sidecar/sidecartest"
+	"github.com/license-monitor/license-monitor/internal/simulator"
 	"github.com/license-monitor/license-monitor/internal/testenv"
 )
 
@@ -125,8 +126,8 @@ func carolFloating(now time.Time) string {
 	return fmt.Sprintf("    carol ws-carol ws-carol (v21.0) (lic-a/27000 303), start %s\n", now.UTC().Add(-2*time.Hour).Format("Mon 1/2 15:04"))
 }
 
-// flexSource is the sources: list with the FlexLM source alone.
-func flexSource(lmutil string) string {
+// flexSourceYAML is the sources: list with the FlexLM source alone.
+func flexSourceYAML(lmutil string) string {
 	return fmt.Sprintf("sources:\n  - name: flex\n    type: flexlm\n    license_server: 27000@lic-a\n    lmutil: %s\n    timeout: 10s\n    timezone: UTC\n", lmutil)
 }
 
@@ -158,7 +159,7 @@ func TestSidecarFlexLMPermissions(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dry_run=%v", dryRun), func(t *testing.T) {
 			lmutil := fakeLmutil(t, fixture)
-			sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSource(lmutil), Aliases: "  bob: {flex: bob}\n", DryRun: dryRun})
+			sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSourceYAML(lmutil), Aliases: "  bob: {flex: bob}\n", DryRun: dryRun})
 			ids := sessionsBy(t, sc.Monitor(t, "admin", ""))
 			if len(ids) != 6 {
 				t.Fatalf("the view has %d FlexLM sessions, want 6: %v", len(ids), ids)
@@ -291,7 +292,7 @@ func TestSidecarFlexLMPermissions(t *testing.T) {
 func TestSidecarFlexLMAuditFailClosed(t *testing.T) {
 	now := time.Now()
 	lmutil := fakeLmutil(t, lmstatFixture(now, carolFloating(now)))
-	sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSource(lmutil), AuditLog: "/dev/full"})
+	sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSourceYAML(lmutil), AuditLog: "/dev/full"})
 	id := sessionsBy(t, sc.Monitor(t, "admin", ""))["carol ws-carol"]
 	status, body := sc.TerminateIn(t, "admin", "flex", id)
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, sidecar.OutcomeAuditFailed) {
@@ -307,7 +308,7 @@ func TestSidecarFlexLMAuditFailClosed(t *testing.T) {
 func TestSidecarFlexLMRemoveFails(t *testing.T) {
 	now := time.Now()
 	lmutil := fakeLmutil(t, lmstatFixture(now, carolFloating(now)))
-	sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSource(lmutil)})
+	sc := sidecartest.Start(t, sidecartest.Options{Sources: flexSourceYAML(lmutil)})
 	id := sessionsBy(t, sc.Monitor(t, "admin", ""))["carol ws-carol"]
 	// lmstat still answers (a server is up), but every call exits 1.
 	f := filepath.Join(t.TempDir(), "lmstat.txt")
@@ -348,7 +349,7 @@ func TestSidecarTwoSources(t *testing.T) {
       authorization:
         type: Bearer
         credentials_file: %s
-`, sim.BaseURL, tokenFile) + strings.TrimPrefix(flexSource(lmutil), "sources:\n")
+`, sim.BaseURL, tokenFile) + strings.TrimPrefix(flexSourceYAML(lmutil), "sources:\n")
 	sc := sidecartest.Start(t, sidecartest.Options{Sources: sources, Aliases: flexAliases})
 
 	v := sc.Monitor(t, "bob", "")
@@ -442,4 +443,50 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// The sidecar against the simulator's FlexLM account, through the
+// simulator's own fake lmutil, as `make run` serves it: bob ends his
+// floating checkout, and the simulator records one lmremove that removed
+// it; his borrowed one is refused without a call.
+func TestSidecarFlexLMSimulator(t *testing.T) {
+	sim := testenv.StartSimulator(t, "--no-churn")
+	lmutil := testenv.Lmutil(t)
+	sources := fmt.Sprintf("sources:\n  - name: flex\n    type: flexlm\n    lmutil: %q\n    license_server: %q\n    timezone: UTC\n    timeout: 10s\n",
+		lmutil, sim.LicenseServer())
+	sc := sidecartest.Start(t, sidecartest.Options{Sources: sources, Aliases: "  bob: {flex: bob}\n"})
+
+	var floating, borrowed string
+	for _, s := range sc.Monitor(t, "bob", "?user=bob").Sessions {
+		switch {
+		case s.Host == simulator.FlexBobHost && s.CanTerminate:
+			floating = s.ID
+		case s.CheckedOut && s.NotTerminable == sidecar.WhyCheckedOut:
+			borrowed = s.ID
+		}
+	}
+	if floating == "" || borrowed == "" {
+		t.Fatalf("bob's pinned floating (%q) and borrowed (%q) checkouts are not in his view", floating, borrowed)
+	}
+	if status, body := sc.TerminateIn(t, "bob", "flex", borrowed); status != http.StatusConflict || !strings.Contains(body, sidecar.WhyCheckedOut) {
+		t.Errorf("bob's borrowed checkout: %d %s, want 409 checked_out", status, body)
+	}
+	if calls := sim.LmremoveCalls(t); len(calls) != 0 {
+		t.Fatalf("a refused terminate reached lmremove: %+v", calls)
+	}
+	if status, body := sc.TerminateIn(t, "bob", "flex", floating); status != http.StatusOK {
+		t.Fatalf("bob's floating checkout: %d %s", status, body)
+	}
+	calls := sim.LmremoveCalls(t)
+	if len(calls) != 1 || calls[0].Result != simulator.LmremoveRemoved || calls[0].User != simulator.FlexBobUser || calls[0].Host != simulator.FlexBobHost {
+		t.Errorf("lmremove calls %+v, want one that removed bob's on %s", calls, simulator.FlexBobHost)
+	}
+	for _, s := range sc.Monitor(t, "bob", "").Sessions {
+		if s.ID == floating {
+			t.Error("the removed checkout is still in the view")
+		}
+	}
+	if rec := sc.LastAudit(t); rec.Source != "flex" || rec.SourceType != "flexlm" || rec.Outcome != sidecar.OutcomeTerminated || rec.Owner != "bob" {
+		t.Errorf("audit %+v", rec)
+	}
 }
