@@ -29,6 +29,8 @@ build:
 	@for p in $(PROGRAMS); do \
 		if [ -d cmd/$$p ]; then echo ">> building $$p"; $(GOBUILD) -o $(BIN)/$$p ./cmd/$$p || exit 1; fi; \
 	done
+	@# The simulator run as "lmutil" is the fake lmutil the demo's FlexLM source reads.
+	@ln -sfn license_simulator $(BIN)/lmutil
 
 # Installs what a fresh machine lacks: Debian's real tools used by the tests.
 deps:
