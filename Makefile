@@ -80,12 +80,12 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./source/csi:FuzzDecodeLicenses ./source/csi:FuzzDecodeSessions \
-	./source/csi:FuzzDecodeDenials ./source/csi:FuzzDecodeMatchesStdlib ./source/flexlm:FuzzParse \
+	./source/csi:FuzzDecodeDenials ./source/csi:FuzzDecodeMatchesStdlib ./source/flexlm:FuzzParse ./source/flexlm:FuzzParseDenied \
 	./internal/config:FuzzLoadExporter ./internal/config:FuzzLoadSidecar ./internal/config:FuzzErrorsHideValues \
 	./internal/sidecar:FuzzProxyIdentity ./internal/sidecar:FuzzParseGroups ./internal/sidecar:FuzzToolkitConfig ./internal/identity:FuzzCheck \
 	./internal/simulator:FuzzPageToken ./internal/simulator:FuzzControlBodies ./internal/simulator:FuzzFlexLMBodies \
 	./internal/exposition:FuzzWriterMatchesExpfmt ./internal/exposition:FuzzSplicedGzip \
-	./internal/probe:FuzzAnalyze
+	./internal/probe:FuzzAnalyze ./internal/probe:FuzzLineShape
 fuzz-seeds:
 	@echo ">> fuzz seed corpora"
 	@for t in $(FUZZ_TARGETS); do \

@@ -1,6 +1,11 @@
 package collector
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // The metric contract, as docs/architecture.md pins it. Dashboards, alerts and
 // outside checks depend on these names and labels.
@@ -17,19 +22,30 @@ var (
 const (
 	famExpiry = iota
 	famInfo
+	famQueued
 	famSeatsCheckedOut
 	famSeatsInUse
 	famSeatsIssued
+	famSeatsReserved
+	famServerUp
 	famUserCheckedOut
 	famUserStart
 	famUserSessions
+	famVendorUp
 	numFamilies
 )
 
 type family struct {
 	name, help string
 	user       bool // labels are userLabels; otherwise licenseLabels (info adds version)
-	desc       *prometheus.Desc
+	// extra names a source's own series (source.ExtraSeries): its labels
+	// beside source are extraLabels, and the source's Help is ignored.
+	extra       bool
+	extraLabels []string
+	// renderOrder is the extra labels sorted by name, as indexes into
+	// extraLabels; -1 is source.
+	renderOrder []int
+	desc        *prometheus.Desc
 }
 
 var families = func() [numFamilies]family {
@@ -42,6 +58,13 @@ var families = func() [numFamilies]family {
 		famUserCheckedOut:  {name: "license_user_checked_out_sessions", help: "Of this user's sessions on this host, those checked out.", user: true},
 		famUserStart:       {name: "license_user_session_start_timestamp_seconds", help: "Start of the oldest of this user's sessions on this host, in Unix seconds.", user: true},
 		famUserSessions:    {name: "license_user_sessions", help: "Sessions this user holds on this host.", user: true},
+		// FlexLM's series (docs/architecture.md, "Exporter: FlexLM
+		// series"): the contract fixes their names, labels and help,
+		// whatever a source sends.
+		famServerUp:      {name: "license_server_up", help: "1 if the license manager reported this license server up, 0 if not.", extra: true, extraLabels: []string{"server"}},
+		famVendorUp:      {name: "license_vendor_daemon_up", help: "1 if the license manager reported this vendor daemon up, 0 if not.", extra: true, extraLabels: []string{"vendor"}},
+		famSeatsReserved: {name: "license_seats_reserved", help: "Seats of this license held by reservations; they are counted in license_seats_in_use too.", extra: true, extraLabels: licenseLabels[1:]},
+		famQueued:        {name: "license_queued_requests", help: "Checkout requests of this license waiting in the queue.", extra: true, extraLabels: licenseLabels[1:]},
 	}
 	for i := range fs {
 		labels := licenseLabels
@@ -50,10 +73,29 @@ var families = func() [numFamilies]family {
 			labels = userLabels
 		case i == famInfo:
 			labels = append(licenseLabels[:len(licenseLabels):len(licenseLabels)], "version")
+		case fs[i].extra:
+			labels = append([]string{"source"}, fs[i].extraLabels...)
+			order := make([]int, len(labels))
+			for j := range order {
+				order[j] = j - 1
+			}
+			slices.SortFunc(order, func(a, b int) int { return strings.Compare(labels[a+1], labels[b+1]) })
+			fs[i].renderOrder = order
 		}
 		fs[i].desc = prometheus.NewDesc(fs[i].name, fs[i].help, labels, nil)
 	}
 	return fs
+}()
+
+// extraFamily maps a source series' name to its family.
+var extraFamily = func() map[string]int {
+	m := map[string]int{}
+	for f := range families {
+		if families[f].extra {
+			m[families[f].name] = f
+		}
+	}
+	return m
 }()
 
 var (
@@ -104,4 +146,5 @@ var healthDescs = []*prometheus.Desc{upDesc, lastSuccessDesc, pollDurationDesc, 
 var allDescs = append([]*prometheus.Desc{
 	seatsIssuedDesc, seatsInUseDesc, seatsCheckedOutDesc, expiryDesc, infoDesc,
 	userSessionsDesc, userCheckedOutDesc, userStartDesc,
+	families[famServerUp].desc, families[famVendorUp].desc, families[famSeatsReserved].desc, families[famQueued].desc,
 }, healthDescs...)

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -89,13 +90,19 @@ func (p *Poller) Start() {
 	go p.run(ctx)
 }
 
-// Stop ends polling, cancelling a poll in flight, and waits for it.
+// Stop ends polling, cancelling a poll in flight, and waits for it; then
+// it closes the source if it holds something open (FlexLM's denials_log).
 func (p *Poller) Stop() {
 	if p.cancel == nil {
 		return
 	}
 	p.cancel()
 	<-p.done
+	if c, ok := p.src.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			p.logger.Warn("closing the source", "err", err)
+		}
+	}
 }
 
 func (p *Poller) run(ctx context.Context) {
@@ -160,7 +167,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(p.cfg.Timeout))
 	defer cancel()
 	start := p.now()
-	v, unknown, drop, err := p.read(ctx)
+	v, unknown, drop, xdrop, err := p.read(ctx)
 	took := p.now().Sub(start)
 	p.failing = err != nil
 	if err == nil {
@@ -172,6 +179,14 @@ func (p *Poller) Poll(ctx context.Context) error {
 		if drop.labelTooLong > 0 {
 			p.logger.Warn("sessions whose user or host is longer than max_label_length are left out of the user series",
 				"sessions", drop.labelTooLong, "max_label_length", p.cfg.LabelLimit())
+		}
+		if xdrop.unknown > 0 {
+			p.logger.Warn("the source sent series that the metric contract does not have; they are dropped",
+				"series", xdrop.unknown, "names", xdrop.names)
+		}
+		if xdrop.tooLong > 0 {
+			p.logger.Warn("source series with a label longer than max_label_length (or not UTF-8) are dropped",
+				"series", xdrop.tooLong, "max_label_length", p.cfg.LabelLimit())
 		}
 		if drop.seriesLimit > 0 {
 			p.logger.Warn("more user series than max_user_series: this poll exports none; the license series stay",
@@ -207,8 +222,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 	return nil
 }
 
-// read reads the licenses and the sessions, page by page, into a new
-// view, and counts the sessions of licenses that are not listed.
+// read reads the licenses and the sessions, page by page, then the
+// source's own series (source.ExtraSeries), into a new view, and counts
+// the sessions of licenses that are not listed.
 //
 // While upstream answers, the licenses are fetched while the first pages
 // of sessions are: a small account's poll is mostly two round trips, and
@@ -216,7 +232,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 // pending. After a failed poll the two are read one after the other, so a
 // struggling upstream is not sent two requests at once. When both fail,
 // the licenses' error is the poll's, as when they were read first.
-func (p *Poller) read(ctx context.Context) (*view, int, dropped, error) {
+func (p *Poller) read(ctx context.Context) (*view, int, dropped, extraDrops, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type licenses struct {
@@ -260,7 +276,7 @@ func (p *Poller) read(ctx context.Context) (*view, int, dropped, error) {
 	if p.failing {
 		fetch()
 		if start(<-licc); licErr != nil {
-			return nil, 0, dropped{}, licErr
+			return nil, 0, dropped{}, extraDrops{}, licErr
 		}
 	} else {
 		go fetch()
@@ -297,10 +313,19 @@ func (p *Poller) read(ctx context.Context) (*view, int, dropped, error) {
 	if licErr == nil {
 		licErr = err
 	}
+	var xdrop extraDrops
+	if xs, ok := p.src.(source.ExtraSeries); ok && licErr == nil {
+		// In the poll's timeout, after the sessions; a failure fails the
+		// poll, so the view never pairs seats with stale extras.
+		series, err := xs.Extra(ctx)
+		if licErr = err; err == nil {
+			b.v.extras, xdrop = buildExtras(series, &p.cfg.Products, p.cfg.LabelLimit())
+		}
+	}
 	if licErr != nil {
 		clear(p.agg)
-		return nil, 0, dropped{}, licErr
+		return nil, 0, dropped{}, extraDrops{}, licErr
 	}
 	drop := b.dropped()
-	return b.view(), b.unknownSessions, drop, nil
+	return b.view(), b.unknownSessions, drop, xdrop, nil
 }

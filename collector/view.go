@@ -26,6 +26,9 @@ type view struct {
 	generatedAt time.Time        // the source's clock; zero if it sent none
 	licenses    []source.License // by (edition, id): the exposition's order
 	users       []userSeries     // by (edition, host, license_type, product, user), likewise
+	// extras are the source's own series (source.ExtraSeries) by family,
+	// in the exposition's order; empty for a source without them.
+	extras [numFamilies][]extraSample
 }
 
 // userSeries is one (product, edition, license_type, user, host).
@@ -245,6 +248,8 @@ func (v *view) Count(f int) int {
 	switch {
 	case families[f].user:
 		return len(v.users)
+	case families[f].extra:
+		return len(v.extras[f])
 	case f == famExpiry:
 		n := 0
 		for i := range v.licenses {
@@ -293,6 +298,10 @@ func userValue(f int, u *userSeries) float64 {
 func (v *view) collect(ch chan<- prometheus.Metric) {
 	for f := range numFamilies {
 		fam := &families[f]
+		if fam.extra {
+			v.collectExtra(ch, f)
+			continue
+		}
 		if fam.user {
 			for i := range v.users {
 				u := &v.users[i]
@@ -320,6 +329,10 @@ func (v *view) collect(ch chan<- prometheus.Metric) {
 // without building them.
 func (v *view) Render(w *exposition.Writer, f int) {
 	name := families[f].name
+	if families[f].extra {
+		v.renderExtra(w, f)
+		return
+	}
 	if families[f].user {
 		for i := range v.users {
 			u := &v.users[i]

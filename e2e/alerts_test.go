@@ -45,8 +45,8 @@ var (
 	headingRE      = regexp.MustCompile(`(?m)^## (\S+)$`)
 )
 
-// The contract of issue 4: alert names and their severities, and the
-// recording rules.
+// The contract of issue 4 (and issue 13's FlexLM alerts): alert names and
+// their severities, and the recording rules.
 var (
 	contractAlerts = map[string][]string{
 		"LicenseSeatsExhausted":      {"critical"},
@@ -61,6 +61,8 @@ var (
 		"LicenseUserSeriesDropped":   {"warning"},
 		"LicenseDenials":             {"warning"},
 		"LicenseDenialsUnreadable":   {"warning"},
+		"LicenseServerDown":          {"warning"},
+		"LicenseVendorDaemonDown":    {"critical"},
 	}
 	contractRecords = []string{
 		"source_product_edition:license_seats_in_use:max_over_time1d",
@@ -71,6 +73,8 @@ var (
 		"source_product_edition_license_type:license_denials:increase1d",
 		"source_product_edition_license_type:license_denials:increase1h",
 		"source_product_edition_license_type:license_expiry_timestamp_seconds:min1h",
+		"source_product_edition_license_type:license_queued_requests:max1h",
+		"source_product_edition_license_type:license_queued_requests:sum",
 		"source_product_edition_license_type:license_seats_exhausted:bool",
 		"source_product_edition_license_type:license_seats_exhausted:hours1d",
 		"source_product_edition_license_type:license_seats_in_use:max1d",
@@ -82,6 +86,8 @@ var (
 		"source_product_edition_license_type:license_seats_issued:sum",
 		"source_product_edition_license_type:license_seats_saturation_high:bool",
 		"source_product_edition_license_type:license_seats_saturation_high:hours1d",
+		"source_product_edition_license_type:license_seats_unreserved_in_use:max1h",
+		"source_product_edition_license_type:license_seats_unreserved_in_use:sum",
 		"source_product_edition_user:license_user_seat_hours:sum1d",
 		"source_product_edition_user:license_user_seat_hours:sum1h",
 	}

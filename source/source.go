@@ -32,7 +32,8 @@ type Source interface {
 
 // The optional capabilities below are separate interfaces, so a source
 // implements what its license manager has and callers ask with a type
-// assertion. CSI implements Terminator, Denials and RawReader.
+// assertion. CSI implements Terminator, Denials and RawReader; FlexLM
+// implements those and ExtraSeries.
 
 // Terminator is a source that can end a session remotely (the sidecar's
 // terminate action).

@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"github.com/license-monitor/license-monitor/internal/probe"
 	"github.com/license-monitor/license-monitor/internal/serve"
 	_ "github.com/license-monitor/license-monitor/source/all" // every source type
+	"github.com/license-monitor/license-monitor/source/flexlm"
 )
 
 const name = "license_exporter"
@@ -37,7 +39,7 @@ func run() int {
 	f := parseFlags()
 	logger := promslog.New(f.log)
 	if f.configCheck {
-		return checkConfig(f.configFile)
+		return checkConfig(f.configFile, os.Stdout, os.Stderr)
 	}
 	if f.probe.Source != "" || f.probe.DumpDir != "" || f.probe.ShowUsers {
 		return runProbe(f)
@@ -97,14 +99,31 @@ func parseFlags() flags {
 	return f
 }
 
-// checkConfig is --config.check: the exit code says whether path is valid.
-func checkConfig(path string) int {
+// checkConfig is --config.check: the exit code says whether path is
+// valid. Beyond loading, it checks that each flexlm source's lmutil can
+// run, which loading leaves alone (a reload must not fail while lmutil is
+// being upgraded), so an install is told before its first poll fails.
+func checkConfig(path string, stdout, stderr io.Writer) int {
 	cfg, err := config.LoadExporterFile(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "config is invalid:", err)
+		fmt.Fprintln(stderr, "config is invalid:", err)
 		return 1
 	}
-	fmt.Printf("config %s is valid: %d source(s)\n", path, len(cfg.Sources))
+	bad := 0
+	for _, s := range cfg.Sources {
+		fc, ok := s.Spec.(*flexlm.Config)
+		if !ok {
+			continue
+		}
+		if err := fc.CheckLmutil(); err != nil {
+			fmt.Fprintf(stderr, "config is invalid: source %q: %v\n", s.Name, err)
+			bad++
+		}
+	}
+	if bad > 0 {
+		return 1
+	}
+	fmt.Fprintf(stdout, "config %s is valid: %d source(s)\n", path, len(cfg.Sources))
 	return 0
 }
 

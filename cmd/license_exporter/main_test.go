@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -83,10 +84,10 @@ func TestCheckConfig(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if code := checkConfig(good); code != 0 {
+	if code := checkConfig(good, io.Discard, io.Discard); code != 0 {
 		t.Errorf("good file: exit %d", code)
 	}
-	if code := checkConfig(bad); code != 1 {
+	if code := checkConfig(bad, io.Discard, io.Discard); code != 1 {
 		t.Errorf("bad file: exit %d", code)
 	}
 }

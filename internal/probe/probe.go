@@ -78,6 +78,9 @@ func Run(ctx context.Context, o Options) int {
 	}
 	p := &prober{scrub: newScrubber(secrets, o.ShowUsers), now: o.Now}
 	rep := p.probe(ctx, sc, src)
+	if c, ok := src.(io.Closer); ok {
+		_ = c.Close() // FlexLM's denials_log
+	}
 	if o.DumpDir != "" {
 		rep.DumpDir = o.DumpDir
 		n, err := p.dump(o.DumpDir)
@@ -114,7 +117,8 @@ type prober struct {
 // rawDoc is a copy of a source.RawDoc, kept past visit.
 type rawDoc struct {
 	source.RawDoc
-	stop *SyntaxStop
+	stop    *SyntaxStop
+	skipped []int // lines a line-based source's parser skipped
 }
 
 func (p *prober) probe(ctx context.Context, sc *config.Source, src source.Source) *Report {
@@ -140,6 +144,16 @@ func (p *prober) probe(ctx context.Context, sc *config.Source, src source.Source
 
 	rep.Denials = p.denials(ctx, sc, src)
 	rep.Endpoints = p.analyse()
+	if ls, ok := src.(lineSkipper); ok && len(p.docs) > 0 {
+		// One text document a read (lmstat's output): its skipped lines.
+		d := &p.docs[len(p.docs)-1]
+		var total int
+		d.skipped, total = ls.SkippedLines()
+		if len(d.skipped) > 0 || total > 0 {
+			rep.Endpoints = append(rep.Endpoints, p.skippedFindings(d, total))
+		}
+	}
+	p.registerPeople(src)
 	if snap != nil {
 		rep.Read = p.summarise(snap, rep)
 	}
@@ -331,7 +345,11 @@ func (p *prober) dump(dir string) (int, error) {
 			ext = "json"
 		}
 		name := fmt.Sprintf("%03d-%s.%s", i+1, safeName(d.Endpoint), ext)
-		if err := writeNew(filepath.Join(dir, name), p.scrub.Body(d.Body)); err != nil {
+		body := d.Body
+		if d.Wire == nil && d.Status == 0 && !p.scrub.showUsers {
+			body = p.lineBody(&d) // a text document of a line-based source
+		}
+		if err := writeNew(filepath.Join(dir, name), p.scrub.Body(body)); err != nil {
 			return i, err
 		}
 	}

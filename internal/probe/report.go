@@ -136,7 +136,9 @@ func (r *Report) WriteText(out io.Writer) error {
 	}
 	fmt.Fprintf(tw, "  documents\t%s\n", strings.Join(docs, ", "))
 	if rd := r.Read; rd != nil {
-		fmt.Fprintf(tw, "  account\t%s %q\n", rd.AccountID, rd.AccountName)
+		if rd.AccountID != "" || rd.AccountName != "" { // FlexLM has no account
+			fmt.Fprintf(tw, "  account\t%s %q\n", rd.AccountID, rd.AccountName)
+		}
 		fmt.Fprintf(tw, "  licenses\t%d, in %d product editions\n", rd.Licenses, len(rd.Products))
 		users := "names not shown (--source.probe.show-users shows them)"
 		if r.ShowUsers {

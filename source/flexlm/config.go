@@ -105,7 +105,7 @@ func (c *Config) Location() *time.Location {
 }
 
 // DenialsLogPath is denials_log resolved against the config's directory;
-// "" when unset. Not read yet.
+// "" when unset. The source tails it for DENIED lines.
 func (c *Config) DenialsLogPath() string { return c.denialsLog }
 
 // CheckLmutil reports plainly why the configured lmutil cannot run, for

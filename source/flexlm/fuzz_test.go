@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // FuzzParse: any output parses without panic into bounded results that
@@ -191,4 +193,33 @@ func TestParseSpeed(t *testing.T) {
 	if med(ratios) > 2 {
 		t.Errorf("median ratio %.2f is over the budget of 2", med(ratios))
 	}
+}
+
+// FuzzParseDenied: any line of a debug log parses or is refused without
+// a panic, and what parses is a DENIED line with a feature, a user, a
+// host and one of the contract's reasons.
+func FuzzParseDenied(f *testing.F) {
+	for _, name := range []string{"debug-denied.log", "debug-denied-crlf.log"} {
+		for _, line := range strings.Split(string(readFixture(f, name)), "\n") {
+			f.Add(line)
+		}
+	}
+	f.Add(`99:99:99 (x) DENIED: "F" u@h (-`)
+	f.Add(`1:02:03 DENIED: "F" @h (x (-99999999999999999999,1))`)
+	f.Add("DENIED: \"\xff\" u@h\r")
+	f.Fuzz(func(t *testing.T, line string) {
+		d, ok := parseDenied(line)
+		if !ok {
+			return
+		}
+		if !strings.Contains(line, "DENIED:") || d.feature == "" || d.user == "" || d.host == "" || d.clock < -1 || d.clock > 86399 {
+			t.Fatalf("parsed %q as %+v", line, d)
+		}
+		switch d.reason {
+		case source.DenialNoSeat, source.DenialNotInGroup, source.DenialOther:
+		default:
+			t.Fatalf("reason %q", d.reason)
+		}
+		_ = dateClock(max(d.clock, 0), parseAt, chicago)
+	})
 }

@@ -3,6 +3,7 @@ package flexlm
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -10,12 +11,15 @@ import (
 	"github.com/license-monitor/license-monitor/source"
 )
 
-// The capabilities FlexLM has today (Denials waits for denials_log's
-// tail; RawReader for the probe).
+// The capabilities FlexLM has. Denials answers ErrNotSupported without
+// denials_log.
 var (
 	_ source.Source      = (*Source)(nil)
 	_ source.Terminator  = (*Source)(nil)
 	_ source.ExtraSeries = (*Source)(nil)
+	_ source.Denials     = (*Source)(nil)
+	_ source.RawReader   = (*Source)(nil)
+	_ io.Closer          = (*Source)(nil)
 )
 
 // Source reads one FlexLM license server (or triad) with lmutil.
@@ -40,6 +44,10 @@ type Source struct {
 
 	vendorsMu sync.Mutex
 	vendors   map[string]string // feature -> vendor, from earlier answers' blocks
+	types     map[string]string // feature -> license type, from the last answer
+
+	tail *tailer // denials_log's; nil without one
+	raw  rawRead // the last ReadRaw's, for the probe
 }
 
 // reuseWindow is how long a finished run still serves the other calls of
@@ -76,13 +84,46 @@ func New(c *Config) (*Source, error) {
 	if max <= 0 {
 		max = DefaultMaxResponseBytes
 	}
-	return &Source{
+	s := &Source{
 		server:  c.LicenseServer,
 		run:     runner{lmutil: lmutil, env: newEnv(c.Timezone), maxBytes: max},
 		loc:     c.Location(),
 		now:     time.Now,
 		vendors: map[string]string{},
-	}, nil
+	}
+	if c.denialsLog != "" {
+		s.tail = newTailer(c.denialsLog, s.loc, func() time.Time { return s.now() }, s.licenseType)
+	}
+	return s, nil
+}
+
+// licenseType is a feature's license type in the last lmstat answer, ""
+// when it listed none: a denial takes it, so that it counts under the
+// feature's license labels.
+func (s *Source) licenseType(feature string) string {
+	s.vendorsMu.Lock()
+	defer s.vendorsMu.Unlock()
+	return s.types[feature]
+}
+
+// EachDenial reads the DENIED lines that denials_log gained since the
+// last call (the first call starts at its end) and hands visit the
+// denials of the last day, at most 10,000, that are at or after since.
+// Without denials_log it answers source.ErrNotSupported.
+func (s *Source) EachDenial(ctx context.Context, since time.Time, visit func(*source.Denial)) error {
+	if s.tail == nil {
+		return source.ErrNotSupported
+	}
+	return s.tail.eachDenial(ctx, since, visit)
+}
+
+// Close closes denials_log; the collector calls it when it stops polling
+// the source.
+func (s *Source) Close() error {
+	if s.tail == nil {
+		return nil
+	}
+	return s.tail.Close()
 }
 
 // Host is the license_server value: port@host entries, no secret.
@@ -120,21 +161,36 @@ func (s *Source) read(ctx context.Context, k kind) (*snapshot, error) {
 // its counts come from the license file rather than the server, and
 // lmstat -a already prints the expiry of every version block in use.
 func (s *Source) lmstat(ctx context.Context) (*snapshot, error) {
+	_, snap, err := s.lmstatOut(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// lmstatOut is lmstat, also returning lmutil's output (nil when lmutil
+// printed none that counts: it did not run, timed out or said too much).
+func (s *Source) lmstatOut(ctx context.Context) ([]byte, *snapshot, error) {
 	const op = "lmstat"
 	out, exitErr, err := s.run.run(ctx, op, "lmstat", "-a", "-c", s.server)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := Parse(out, s.now(), s.loc)
 	if err != nil {
-		return nil, &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: err.Error()}
+		return out, &snapshot{status: st}, &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: err.Error()}
 	}
 	if err := judge(op, st, exitErr); err != nil {
-		return nil, err
+		return out, &snapshot{status: st}, err
 	}
 	s.vendorsMu.Lock()
 	defer s.vendorsMu.Unlock()
-	return mapStatus(st, s.server, s.vendors), nil
+	snap := mapStatus(st, s.server, s.vendors)
+	s.types = make(map[string]string, len(snap.licenses))
+	for _, l := range snap.licenses {
+		s.types[l.Product] = l.Type
+	}
+	return out, snap, nil
 }
 
 // judge decides whether a parsed answer is a successful poll: it is when

@@ -35,6 +35,11 @@ const (
 	ruleTypeDenials1d    = "source_product_edition_license_type:license_denials:increase1d"
 	ruleTypeDeniedDays   = "source_product_edition_license_type:license_denials:any1d_weekdays"
 	ruleUserSeatHours1d  = "source_product_edition_user:license_user_seat_hours:sum1d"
+
+	// FlexLM sources only: seats in use that no reservation holds, and
+	// requests waiting in the queue.
+	ruleTypeUnreserved1h = "source_product_edition_license_type:license_seats_unreserved_in_use:max1h"
+	ruleTypeQueued1h     = "source_product_edition_license_type:license_queued_requests:max1h"
 )
 
 // byType is the level of the per-license-type rules.
@@ -73,6 +78,7 @@ func Capacity() (dashboard.Dashboard, error) {
 	capacityForecastRow(b)
 	capacityWeekRow(b)
 	capacityUsersRow(b)
+	capacityFlexLMRow(b)
 	return b.Build()
 }
 
@@ -413,4 +419,50 @@ func barsTop(title, description, expr string) *bargauge.PanelBuilder {
 		DisplayMode(common.BarGaugeDisplayModeBasic).
 		ColorScheme(colorBy(dashboard.FieldColorModeIdContinuousBlues)).
 		ReduceOptions(lastValue())
+}
+
+// capacityFlexLMRow is for FlexLM sources: lmstat counts seats held by
+// RESERVATIONs as in use, so planning reads the use without them; queued
+// requests are demand that no seat met, which in-use peaks never show. It
+// is last, so the panels above keep their places; a CSI source has neither
+// series and shows "No FlexLM source".
+func capacityFlexLMRow(b *dashboard.DashboardBuilder) {
+	const none = "No FlexLM source selected"
+	legend := "{{source}} {{product}} {{license_type}}"
+	b.WithRow(dashboard.NewRowBuilder("Reservations and queue (FlexLM)")).
+		WithPanel(timeseries.NewPanelBuilder().
+			Title("In use without reservations against issued").
+			Description("Hourly peaks of the seats in use that no RESERVATION of the options file holds (lmstat counts reserved seats in use): the demand to plan seats for. The dashed line is the seats issued.").
+			Span(12).
+			Height(8).
+			Interval("1h").
+			WithTarget(series("A", fmt.Sprintf("max_over_time(%s[$__interval])", rule(ruleTypeUnreserved1h)), legend+" in use, unreserved")).
+			// Issued only for the license types of query A: over the same
+			// range, since an hourly series is stale to an instant selector
+			// for most of the hour.
+			WithTarget(series("B", fmt.Sprintf("max_over_time(%s[$__interval]) and on (%s) max_over_time(%s[$__interval])", rule(ruleTypeIssued1h), byType, rule(ruleTypeUnreserved1h)), legend+" issued")).
+			Unit("none").
+			Decimals(0).
+			Min(0).
+			NoValue(none).
+			FillOpacity(10).
+			Tooltip(tooltip()).
+			OverrideByQuery("B", []dashboard.DynamicConfigValue{
+				prop("custom.lineStyle", map[string]any{"fill": "dash", "dash": []any{10, 10}}),
+				prop("custom.fillOpacity", 0),
+			})).
+		WithPanel(timeseries.NewPanelBuilder().
+			Title("Queued requests").
+			Description("Hourly peaks of the checkout requests waiting in a FlexLM queue: users who asked for a seat and waited. Demand that no seat met, on top of the seats in use.").
+			Span(12).
+			Height(8).
+			Interval("1h").
+			WithTarget(series("A", fmt.Sprintf("max_over_time(%s[$__interval])", rule(ruleTypeQueued1h)), legend)).
+			Unit("none").
+			Decimals(0).
+			Min(0).
+			NoValue(none).
+			DrawStyle(common.GraphDrawStyleBars).
+			FillOpacity(80).
+			Tooltip(tooltip()))
 }

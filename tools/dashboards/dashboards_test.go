@@ -201,7 +201,7 @@ func TestQueriesParse(t *testing.T) {
 var capacityRules = []string{
 	ruleTypeIssued1h, ruleTypeInUse1h, ruleTypeExpiry1h, ruleTypePeak1d, ruleTypePeakWeekdays,
 	ruleTypePeak1w, ruleTypeExhausted1d, ruleTypeHigh1d, ruleTypeDenials1d, ruleTypeDeniedDays,
-	ruleUserSeatHours1d,
+	ruleUserSeatHours1d, ruleTypeUnreserved1h, ruleTypeQueued1h,
 }
 
 func TestKnownMetricsOnly(t *testing.T) {
@@ -669,4 +669,35 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCapacityReadsHourlySeriesOverRanges: an hourly or daily series has a
+// sample once an hour or day, and an instant selector sees it for only five
+// minutes after (Prometheus's lookback), so a panel that reads one at an
+// instant is empty most of the time. Every such series the capacity
+// dashboard reads is inside a range ([$__interval], [$window], ...).
+func TestCapacityReadsHourlySeriesOverRanges(t *testing.T) {
+	for _, q := range queriesOf(committedByUID(t, "license-capacity")) {
+		s, err := substitute(q.Expr, assignments()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := promParser.ParseExpr(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			if len(path) > 0 {
+				if _, ok := path[len(path)-1].(*parser.MatrixSelector); ok {
+					return nil
+				}
+			}
+			t.Errorf("%s reads %s at an instant, where it is stale for most of its interval", q, vs.Name)
+			return nil
+		})
+	}
 }

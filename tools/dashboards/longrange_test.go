@@ -34,6 +34,14 @@ import (
 // lrOffset past each hour, daily ones at the first of those after 00:00
 // UTC, weekly ones on Mondays. Only the series the capacity dashboard reads
 // are written (TestCapacityReadsHourlyAndDailyRulesOnly holds it to them).
+// lrAllowedEmpty lists the capacity queries, "panel / refId", that the load
+// model leaves without data, with the reason: it models a CSI account.
+var lrAllowedEmpty = map[string]string{
+	"In use without reservations against issued / A": "FlexLM-only; the load model is a CSI account",
+	"In use without reservations against issued / B": "FlexLM-only; the load model is a CSI account",
+	"Queued requests / A":                            "FlexLM-only; the load model is a CSI account",
+}
+
 func TestLongRange(t *testing.T) {
 	promtool := testenv.RequireTool(t, "promtool")
 	testenv.RequireTool(t, "prometheus")
@@ -125,7 +133,9 @@ func TestLongRange(t *testing.T) {
 			if tm.med > lrBudget {
 				t.Errorf("%s (%s): %s (median of 3), over the %s budget", key, kind, tm.med, lrBudget)
 			}
-			if tm.series == 0 {
+			if reason, ok := lrAllowedEmpty[key]; ok && tm.series == 0 {
+				t.Logf("%s (%s): allowed to be empty (%s)", key, kind, reason)
+			} else if tm.series == 0 {
 				t.Errorf("%s (%s): no data\n  %s", key, kind, expr)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/gauge"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
@@ -36,6 +37,7 @@ func Monitor() (dashboard.Dashboard, error) {
 	monitorSessionsRow(b)
 	monitorLicensesRow(b)
 	monitorDenialsRow(b)
+	monitorFlexLMRow(b)
 	return b.Build()
 }
 
@@ -235,4 +237,52 @@ func monitorDenialsRow(b *dashboard.DashboardBuilder) {
 			FillOpacity(80).
 			Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).
 			Tooltip(tooltip()))
+}
+
+// monitorFlexLMRow is for FlexLM sources, whose series these are: the state
+// of each license server (a triad's members) and vendor daemon, the alerts
+// LicenseServerDown and LicenseVendorDaemonDown watch, and the seats held
+// by reservations and the requests waiting in the queue. It is last, so the
+// panels above keep their places; a CSI source shows "No FlexLM source".
+func monitorFlexLMRow(b *dashboard.DashboardBuilder) {
+	const none = "No FlexLM source selected"
+	b.WithRow(dashboard.NewRowBuilder("License servers and vendor daemons (FlexLM)")).
+		WithPanel(upTimeline("License servers",
+			"license_server_up: each license server of a FlexLM source (the members of a triad) as lmstat reported it. One member DOWN while the others are UP is LicenseServerDown; all of them down fails the poll (LicenseSourceDown).",
+			fmt.Sprintf("max by (source, server) (license_server_up{%s})", src), "{{source}} {{server}}", none)).
+		WithPanel(upTimeline("Vendor daemons",
+			"license_vendor_daemon_up: each vendor daemon of a FlexLM source. DOWN (or lmstat's -97) means its features cannot be checked out: LicenseVendorDaemonDown.",
+			fmt.Sprintf("max by (source, vendor) (license_vendor_daemon_up{%s})", src), "{{source}} {{vendor}}", none)).
+		WithPanel(timeseries.NewPanelBuilder().
+			Title("Queued requests and reserved seats").
+			Description("Queued: checkout requests of a FlexLM feature waiting for a seat, demand that no seat met. Reserved: seats held by RESERVATIONs of the options file; lmstat counts them in use, so the seats in use above include them.").
+			Span(24).
+			Height(8).
+			WithTarget(series("A", fmt.Sprintf("sum by (source, product) (license_queued_requests{%s})", sel), "{{product}} ({{source}}) queued")).
+			WithTarget(series("B", fmt.Sprintf("sum by (source, product) (license_seats_reserved{%s})", sel), "{{product}} ({{source}}) reserved")).
+			Unit("none").
+			Decimals(0).
+			Min(0).
+			NoValue(none).
+			FillOpacity(10).
+			OverrideByQuery("B", []dashboard.DynamicConfigValue{
+				prop("custom.lineStyle", map[string]any{"fill": "dash", "dash": []any{10, 10}}),
+				prop("custom.fillOpacity", 0),
+			}).
+			Tooltip(tooltip()))
+}
+
+// upTimeline is a half-width state timeline of a 1-or-0 series: UP is
+// green, DOWN red.
+func upTimeline(title, description, expr, legend, noValue string) *statetimeline.PanelBuilder {
+	return statetimeline.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Span(12).
+		Height(6).
+		WithTarget(series("A", expr, legend)).
+		Mappings([]dashboard.ValueMapping{valueText("1", "UP", "green", "0", "DOWN", "red")}).
+		ShowValue(common.VisibilityModeNever).
+		NoValue(noValue).
+		Tooltip(tooltip())
 }

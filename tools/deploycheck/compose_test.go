@@ -528,3 +528,115 @@ func waitTCP(t *testing.T, p *testenv.Process, addr string) {
 		return c.Close()
 	})
 }
+
+// TestComposeFlexLM loads the FlexLM override: the exporter runs the glibc
+// image variant with the host's lmutil directory mounted read-only where
+// the config names lmutil, keeps every restriction of the base file, and
+// its config passes --config.check and polls both sources, with a fake
+// lmutil in place of Flexera's.
+func TestComposeFlexLM(t *testing.T) {
+	p := loadCompose(t, "compose.yml", "compose.flexlm.yml")
+	s := p.Services["exporter"]
+	if s.Build == nil || s.Build.Dockerfile != "deploy/docker/Dockerfile.flexlm" {
+		t.Errorf("exporter: want the image built from deploy/docker/Dockerfile.flexlm, got %+v", s.Build)
+	}
+	if s.Image == p.Services["sidecar"].Image {
+		t.Errorf("exporter and sidecar share the image name %q: one build would overwrite the other", s.Image)
+	}
+	if programOf(s) != "license_exporter" {
+		t.Errorf("exporter entrypoint %q", s.Entrypoint)
+	}
+	if !s.ReadOnly || s.User != "65532:65532" || !slices.Contains(s.CapDrop, "ALL") || !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+		t.Errorf("exporter lost a restriction: read_only %v, user %q, cap_drop %v, security_opt %v", s.ReadOnly, s.User, s.CapDrop, s.SecurityOpt)
+	}
+	var lmutil *types.ServiceVolumeConfig
+	var inRepo []types.ServiceVolumeConfig
+	for i, v := range s.Volumes {
+		if !v.ReadOnly {
+			t.Errorf("exporter mounts %s read-write", v.Source)
+		}
+		if v.Target == lmutilDir {
+			lmutil = &s.Volumes[i]
+			continue
+		}
+		if _, err := os.Stat(v.Source); err != nil {
+			t.Errorf("exporter mounts %s, which does not exist", v.Source)
+		}
+		inRepo = append(inRepo, v)
+	}
+	if lmutil == nil {
+		t.Fatalf("no volume at %s: %+v", lmutilDir, s.Volumes)
+	}
+	// LMUTIL_DIR is unset here (the loader sees no environment).
+	if lmutil.Source != lmutilDir {
+		t.Errorf("the lmutil directory defaults to %s, want %s", lmutil.Source, lmutilDir)
+	}
+
+	dir := fakeLmutil(t)
+	s.Volumes = inRepo
+	root := containerRoot(t, s, func(c string) string { return withFakeLmutil(c, dir) })
+	cfgPath := filepath.Join(root, "etc/license_exporter/license_exporter.yml")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := flexlmSources(t, "compose/license_exporter.flexlm.yml", []byte(strings.ReplaceAll(string(cfg), dir+"/", lmutilDir+"/")))
+	args := append(rootedArgs(root, s.Command), "--config.check")
+	if out, err := exec.Command(testenv.Binary(t, "license_exporter"), args...).CombinedOutput(); err != nil {
+		t.Errorf("license_exporter --config.check with compose.flexlm.yml's config: %v\n%s", err, out)
+	}
+
+	// Both sources polled: the simulator in place of the demo service.
+	sim := testenv.StartSimulator(t)
+	text := strings.ReplaceAll(string(cfg), fmt.Sprintf("http://simulator:%d/api/license-monitor/v1", composePorts(t, p)["simulator"]), sim.BaseURL)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := testenv.FreeAddr(t)
+	args = slices.DeleteFunc(rootedArgs(root, s.Command), func(a string) bool { return strings.HasPrefix(a, "--web.listen-address=") })
+	exp := testenv.Start(t, addr, testenv.Binary(t, "license_exporter"), append(args, "--web.listen-address="+addr)...)
+	waitTCP(t, exp, addr)
+	waitExporterUp(t, exp, append(names, "demo")...)
+}
+
+// TestComposeFlexLMWithRealAccount: the FlexLM override after the
+// real-account one keeps the exporter's read secret, as compose.flexlm.yml
+// says, and still runs the FlexLM image.
+func TestComposeFlexLMWithRealAccount(t *testing.T) {
+	p := loadCompose(t, "compose.yml", "compose.real-account.yml", "compose.flexlm.yml")
+	s := p.Services["exporter"]
+	var secrets []string
+	for _, sec := range s.Secrets {
+		secrets = append(secrets, sec.Source)
+	}
+	if !slices.Equal(secrets, []string{"csi_read_url"}) {
+		t.Errorf("exporter secrets %v, want the read link", secrets)
+	}
+	if s.Build == nil || s.Build.Dockerfile != "deploy/docker/Dockerfile.flexlm" {
+		t.Errorf("exporter build %+v, want Dockerfile.flexlm", s.Build)
+	}
+	if _, ok := p.Services["simulator"]; ok {
+		t.Error("the simulator runs with a real account")
+	}
+}
+
+// waitExporterUp waits until the exporter's last poll of every named source
+// succeeded.
+func waitExporterUp(t *testing.T, p *testenv.Process, sources ...string) {
+	t.Helper()
+	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		if p.Exited() {
+			t.Fatalf("the exporter exited:\n%s", p.Logs())
+		}
+		status, body := testenv.Get(t, p.URL("/metrics"))
+		if status != 200 {
+			return fmt.Errorf("/metrics: HTTP %d", status)
+		}
+		for _, s := range sources {
+			if !strings.Contains(body, fmt.Sprintf("license_up{source=%q} 1", s)) {
+				return fmt.Errorf("source %s not polled yet:\n%s", s, p.Logs())
+			}
+		}
+		return nil
+	})
+}

@@ -34,13 +34,21 @@ import (
 
 var dockerfilePath = repo.Path("deploy", "docker", "Dockerfile")
 
+// flexlmDockerfilePath is the image variant for FlexLM sources: the same
+// build on a glibc runtime, where Flexera's lmutil can run.
+var flexlmDockerfilePath = repo.Path("deploy", "docker", "Dockerfile.flexlm")
+
+// dockerfiles are every Dockerfile the project ships; each is checked the
+// same way.
+var dockerfiles = []string{dockerfilePath, flexlmDockerfilePath}
+
 // The variables the version ldflags take from the build: make's on one
 // side, the Dockerfile's ARGs on the other.
 var versionVars = []string{"VERSION", "REVISION", "BRANCH", "BUILD_DATE"}
 
-func readDockerfile(t *testing.T) ([]byte, *parser.Result, []instructions.Stage) {
+func readDockerfile(t *testing.T, path string) ([]byte, *parser.Result, []instructions.Stage) {
 	t.Helper()
-	dt, err := os.ReadFile(dockerfilePath)
+	dt, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +93,13 @@ func sourceMap(dt []byte) *llb.SourceMap {
 // TestDockerfileLintsClean runs what `docker build --check` runs: the parser
 // and every BuildKit lint rule, experimental ones included.
 func TestDockerfileLintsClean(t *testing.T) {
-	dt, res, stages := readDockerfile(t)
+	for _, path := range dockerfiles {
+		t.Run(filepath.Base(path), func(t *testing.T) { lintsClean(t, path) })
+	}
+}
+
+func lintsClean(t *testing.T, path string) {
+	dt, res, stages := readDockerfile(t, path)
 	for _, w := range res.Warnings {
 		t.Errorf("parser warning: %s (line %d)", w.Short, w.Location.Start.Line)
 	}
@@ -122,7 +136,7 @@ func TestDockerfileLintsClean(t *testing.T) {
 // TestDockerfileLinterCatchesMistakes shows the lint run above can fail:
 // the same Dockerfile with a classic mistake gets a warning.
 func TestDockerfileLinterCatchesMistakes(t *testing.T) {
-	dt, _, _ := readDockerfile(t)
+	dt, _, _ := readDockerfile(t, dockerfilePath)
 	bad := bytes.Replace(dt, []byte(`ENTRYPOINT ["/bin/license_exporter"]`), []byte(`ENTRYPOINT /bin/license_exporter`), 1)
 	bad = bytes.Replace(bad, []byte(" AS build"), []byte(" as build"), 1)
 	if bytes.Equal(bad, dt) {
@@ -172,9 +186,17 @@ func TestDockerfileBuildMatchesMakefile(t *testing.T) {
 		t.Fatalf("want one go build in make's recipe, got %d:\n%s", len(makeCalls), out)
 	}
 
+	for _, path := range dockerfiles {
+		t.Run(filepath.Base(path), func(t *testing.T) { buildMatchesMakefile(t, path, makeCalls[0], placeholder) })
+	}
+}
+
+// buildMatchesMakefile compares the one go build of the Dockerfile at path
+// with make's.
+func buildMatchesMakefile(t *testing.T, path string, makeCall shellcmd.Call, placeholder func(string) string) {
 	// The Dockerfile's side: the RUN in the build stage that calls go build,
 	// with that stage's ARGs as the same placeholders.
-	_, _, stages := readDockerfile(t)
+	_, _, stages := readDockerfile(t, path)
 	var dockerCalls []shellcmd.Call
 	for _, st := range stages {
 		env := map[string]string{}
@@ -196,7 +218,7 @@ func TestDockerfileBuildMatchesMakefile(t *testing.T) {
 	if len(dockerCalls) != 1 {
 		t.Fatalf("want one go build in the Dockerfile, got %d", len(dockerCalls))
 	}
-	if err := sameBuild(makeCalls[0], dockerCalls[0]); err != nil {
+	if err := sameBuild(makeCall, dockerCalls[0]); err != nil {
 		t.Error(err)
 	}
 	for _, v := range versionVars {
@@ -262,7 +284,14 @@ func TestSameBuildSeesDifferences(t *testing.T) {
 // TestDockerfileImage checks what the image is: a Go builder of go.mod's
 // version, a runtime that runs as non-root, and the programs' ports.
 func TestDockerfileImage(t *testing.T) {
-	_, _, stages := readDockerfile(t)
+	for _, path := range dockerfiles {
+		t.Run(filepath.Base(path), func(t *testing.T) { checkImage(t, path) })
+	}
+}
+
+func checkImage(t *testing.T, path string) {
+	_, _, stages := readDockerfile(t, path)
+	flexlm := path == flexlmDockerfilePath
 	mod, err := os.ReadFile(repo.Path("go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +319,9 @@ func TestDockerfileImage(t *testing.T) {
 		case *instructions.EntrypointCommand:
 			entrypoint = c.CmdLine
 		case *instructions.RunCommand:
-			t.Errorf("the runtime stage runs %q: it should only copy the binaries", c.CmdLine)
+			if !flexlm {
+				t.Errorf("the runtime stage runs %q: it should only copy the binaries", c.CmdLine)
+			}
 		}
 	}
 	uid := strings.SplitN(user, ":", 2)[0]
@@ -416,7 +447,7 @@ func TestDockerBuildStageRuns(t *testing.T) {
 	}
 	t.Logf("build context: %d files", copied)
 
-	_, _, stages := readDockerfile(t)
+	_, _, stages := readDockerfile(t, dockerfilePath)
 	var script string
 	for _, c := range stages[0].Commands {
 		if r, ok := c.(*instructions.RunCommand); ok && strings.Contains(strings.Join(r.CmdLine, " "), "go build") {
@@ -444,5 +475,85 @@ func TestDockerBuildStageRuns(t *testing.T) {
 				t.Errorf("%s --version lacks %q:\n%s", p, want, b)
 			}
 		}
+	}
+}
+
+// TestFlexLMImage checks what the FlexLM variant adds: a glibc runtime that
+// can run lmutil, with the LSB loader lmutil often names, the documented
+// lmutil directory on PATH, and the programs where the static image has
+// them. Its build stage is the static image's, instruction for instruction,
+// and so is its build context, so TestDockerBuildStageRuns covers it.
+func TestFlexLMImage(t *testing.T) {
+	_, _, static := readDockerfile(t, dockerfilePath)
+	_, _, flex := readDockerfile(t, flexlmDockerfilePath)
+	stageText := func(st instructions.Stage) []string {
+		var out []string
+		for _, c := range st.Commands {
+			out = append(out, fmt.Sprint(c))
+		}
+		return out
+	}
+	if len(static) != 2 || len(flex) != 2 {
+		t.Fatalf("want a build and a runtime stage in each, got %d and %d", len(static), len(flex))
+	}
+	if static[0].BaseName != flex[0].BaseName || !slices.Equal(stageText(static[0]), stageText(flex[0])) {
+		t.Errorf("the build stages differ:\n  Dockerfile:        %s %q\n  Dockerfile.flexlm: %s %q",
+			static[0].BaseName, stageText(static[0]), flex[0].BaseName, stageText(flex[0]))
+	}
+	ignore := func(p string) []string {
+		b, err := os.ReadFile(p + ".dockerignore")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if a, b := ignore(dockerfilePath), ignore(flexlmDockerfilePath); !slices.Equal(a, b) {
+		t.Errorf("the build contexts differ:\n  %q\n  %q", a, b)
+	}
+
+	final := flex[1]
+	if !regexp.MustCompile(`^debian:bookworm-slim(@|$)`).MatchString(final.BaseName) {
+		t.Errorf("runtime image %q: want Debian bookworm-slim, a glibc base", final.BaseName)
+	}
+	var run, path string
+	var copied []string
+	for _, c := range final.Commands {
+		switch c := c.(type) {
+		case *instructions.RunCommand:
+			run += strings.Join(c.CmdLine, " ") + "\n"
+		case *instructions.EnvCommand:
+			for _, kv := range c.Env {
+				if kv.Key == "PATH" {
+					path = kv.Value
+				}
+			}
+		case *instructions.CopyCommand:
+			copied = append(copied, c.DestPath)
+		}
+	}
+	for _, want := range []string{
+		"ln -s /lib64/ld-linux-x86-64.so.2 /lib64/ld-lsb-x86-64.so.3",
+		"mkdir -p /opt/flexlm/bin",
+		"tzdata",
+		"ca-certificates",
+		"--no-install-recommends",
+		"rm -rf /var/lib/apt/lists/*",
+	} {
+		if !strings.Contains(run, want) {
+			t.Errorf("the runtime stage does not run %q:\n%s", want, run)
+		}
+	}
+	if !slices.Contains(strings.Split(path, ":"), "/opt/flexlm/bin") {
+		t.Errorf("PATH %q lacks /opt/flexlm/bin", path)
+	}
+	// Debian's /bin is /usr/bin: /bin/license_* as in the static image.
+	if !slices.Equal(copied, []string{"/usr/bin/"}) {
+		t.Errorf("COPY to %q, want the programs in /usr/bin/ (also /bin/ on Debian)", copied)
 	}
 }

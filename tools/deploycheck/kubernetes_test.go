@@ -32,6 +32,8 @@ import (
 var (
 	k8sBase    = repo.Path("deploy", "kubernetes", "base")
 	k8sOverlay = repo.Path("deploy", "kubernetes", "overlays", "example")
+	// k8sFlexLM is the example plus a FlexLM source.
+	k8sFlexLM = repo.Path("deploy", "kubernetes", "overlays", "flexlm")
 )
 
 // objects is a kustomize build, every object decoded into its Go type.
@@ -136,7 +138,7 @@ func TestKubernetesStrictDecodingRefusesUnknownFields(t *testing.T) {
 }
 
 func TestKubernetesBaseAndOverlayBuild(t *testing.T) {
-	for _, dir := range []string{k8sBase, k8sOverlay} {
+	for _, dir := range []string{k8sBase, k8sOverlay, k8sFlexLM} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			o := build(t, dir)
 			if len(o.services) != 2 || len(o.serviceMonitor) != 2 || len(o.rules) != 1 || len(o.netpols) != 1 {
@@ -154,7 +156,13 @@ func TestKubernetesBaseAndOverlayBuild(t *testing.T) {
 }
 
 func TestKubernetesOverlayIsComplete(t *testing.T) {
-	o := build(t, k8sOverlay)
+	for _, dir := range []string{k8sOverlay, k8sFlexLM} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { overlayIsComplete(t, dir) })
+	}
+}
+
+func overlayIsComplete(t *testing.T, dir string) {
+	o := build(t, dir)
 	if len(o.namespaces) != 1 {
 		t.Fatalf("the overlay should create its namespace")
 	}
@@ -510,8 +518,17 @@ func TestKubernetesPrometheusRuleHoldsEveryRule(t *testing.T) {
 // their mount paths under a temporary root, and sends the kubelet's probes
 // and Prometheus's scrapes as the manifests define them.
 func TestKubernetesPodRuns(t *testing.T) {
-	o := build(t, k8sOverlay)
+	for _, dir := range []string{k8sOverlay, k8sFlexLM} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { podRuns(t, dir) })
+	}
+}
+
+// podRuns is TestKubernetesPodRuns for one overlay. lmutil, which the
+// FlexLM overlay's image carries, is a fake one here.
+func podRuns(t *testing.T, dir string) {
+	o := build(t, dir)
 	sim := testenv.StartSimulator(t)
+	lmutil := fakeLmutil(t)
 	spec := o.deployment.Spec.Template.Spec
 	vols := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {
@@ -532,7 +549,7 @@ func TestKubernetesPodRuns(t *testing.T) {
 				for _, m := range c.VolumeMounts {
 					s = strings.ReplaceAll(s, m.MountPath+"/", filepath.Join(root, m.MountPath)+"/")
 				}
-				return s
+				return withFakeLmutil(s, lmutil)
 			}
 			for _, m := range c.VolumeMounts {
 				files := map[string][]byte{}
@@ -614,8 +631,68 @@ func TestKubernetesPodRuns(t *testing.T) {
 				if c.Name == "exporter" && !strings.Contains(body, `license_up{source="acme"} 1`) {
 					return fmt.Errorf("the exporter has not read the account yet")
 				}
+				if c.Name == "exporter" && dir == k8sFlexLM && !strings.Contains(body, `license_up{source="flexnet"} 1`) {
+					return fmt.Errorf("the exporter has not read the FlexLM source yet")
+				}
 				return nil
 			})
 		})
+	}
+}
+
+// TestKubernetesFlexLMOverlay checks what the FlexLM overlay changes: the
+// exporter's image (a build of the FlexLM variant with lmutil), its config,
+// with a FlexLM source whose lmutil is where that image has it, and egress
+// to lmgrd's and a vendor daemon's ports. The sidecar keeps the example's
+// image, and nothing else of the example changes.
+func TestKubernetesFlexLMOverlay(t *testing.T) {
+	ex, fl := build(t, k8sOverlay), build(t, k8sFlexLM)
+	exExp, flExp := ex.container(t, "exporter"), fl.container(t, "exporter")
+	if flExp.Image == exExp.Image || !strings.Contains(flExp.Image, "flexlm") {
+		t.Errorf("exporter image %q: want the FlexLM variant, not the example's %q", flExp.Image, exExp.Image)
+	}
+	if got, want := fl.container(t, "sidecar").Image, ex.container(t, "sidecar").Image; got != want {
+		t.Errorf("sidecar image %q, want the example's %q", got, want)
+	}
+	var cfg string
+	for _, v := range fl.deployment.Spec.Template.Spec.Volumes {
+		if v.Name == "exporter-config" && v.ConfigMap != nil {
+			cfg = fl.configMaps[v.ConfigMap.Name].Data["license_exporter.yml"]
+		}
+	}
+	if cfg == "" {
+		t.Fatal("no license_exporter.yml in the exporter's ConfigMap")
+	}
+	if names := flexlmSources(t, "overlays/flexlm/license_exporter.yml", []byte(cfg)); !slices.Equal(names, []string{"flexnet"}) {
+		t.Errorf("FlexLM sources %v, want [flexnet]", names)
+	}
+	allowed := func(o *objects) map[string]bool {
+		ports := map[string]bool{}
+		for _, r := range o.netpols[0].Spec.Egress {
+			for _, p := range r.Ports {
+				end := p.Port.IntVal
+				if p.EndPort != nil {
+					end = *p.EndPort
+				}
+				for n := p.Port.IntVal; n <= end; n++ {
+					ports[fmt.Sprint(n)] = true
+				}
+			}
+		}
+		return ports
+	}
+	exPorts, flPorts := allowed(ex), allowed(fl)
+	for _, want := range []string{"27000", "27009", "27010"} {
+		if !flPorts[want] {
+			t.Errorf("egress to port %s is not allowed: %v", want, flPorts)
+		}
+	}
+	for p := range exPorts {
+		if !flPorts[p] {
+			t.Errorf("the overlay lost the example's egress to port %s", p)
+		}
+	}
+	if len(fl.all) != len(ex.all) {
+		t.Errorf("the FlexLM overlay has %d objects, the example %d", len(fl.all), len(ex.all))
 	}
 }

@@ -283,3 +283,40 @@ func TestSystemdConfigsRun(t *testing.T) {
 		})
 	}
 }
+
+// TestSystemdFlexLMConfigRuns starts the exporter exactly as its installed
+// unit does, with deploy/systemd/license_exporter.flexlm.yml in place of the
+// installed config and a fake lmutil where the example names it, and waits
+// for a good poll of its FlexLM source.
+func TestSystemdFlexLMConfigRuns(t *testing.T) {
+	root := t.TempDir()
+	install(t, root)
+	const u = "license_exporter"
+	unit := readUnit(t, filepath.Join(root, "usr/local/lib/systemd/system", u+".service"))
+	argv := strings.Fields(unit["ExecStart"])
+	if len(argv) == 0 || argv[0] != "/usr/local/bin/"+u {
+		t.Fatalf("ExecStart %q", unit["ExecStart"])
+	}
+	example, err := os.ReadFile(repo.Path("deploy", "systemd", "license_exporter.flexlm.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := flexlmSources(t, "systemd/license_exporter.flexlm.yml", example)
+	cfg := withFakeLmutil(string(example), fakeLmutil(t))
+	if err := os.WriteFile(filepath.Join(root, "etc", u, u+".yml"), []byte(cfg), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	addr := testenv.FreeAddr(t)
+	var args []string
+	for _, a := range argv[1:] {
+		if !strings.HasPrefix(a, "--web.listen-address=") {
+			args = append(args, strings.ReplaceAll(a, "=/etc/", "="+root+"/etc/"))
+		}
+	}
+	if out, err := exec.Command(filepath.Join(binDir(t), u), append(slices.Clone(args), "--config.check")...).CombinedOutput(); err != nil {
+		t.Errorf("--config.check with the FlexLM example: %v\n%s", err, out)
+	}
+	p := testenv.Start(t, addr, filepath.Join(binDir(t), u), append(args, "--web.listen-address="+addr)...)
+	waitTCP(t, p, addr)
+	waitExporterUp(t, p, names...)
+}
