@@ -99,6 +99,17 @@ type upstream struct {
 	view      *viewReader
 }
 
+// close lets go of what the sources hold open (FlexLM's denials_log).
+func (st *state) close() error {
+	var errs []error
+	for _, u := range st.sources {
+		if c, ok := u.src.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // source returns the source named name, or nil.
 func (st *state) source(name string) *upstream {
 	for _, u := range st.sources {
@@ -154,6 +165,7 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 	}
 	if opts.WebConfigFile != "" {
 		if s.login, err = newLogin(opts.WebConfigFile, opts.Logger, opts.Now, s.authFailures, s.authThrottled); err != nil {
+			_ = st.close()
 			return nil, fmt.Errorf("--web.config.file: %w", err)
 		}
 	}
@@ -161,6 +173,7 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 		if s.login != nil {
 			_ = s.login.close()
 		}
+		_ = st.close()
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
 	_ = s.reloads.Apply(func() ([]any, error) { s.apply(st); return configAttrs(cfg), nil })
@@ -224,6 +237,7 @@ func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
 		sc := &cfg.Sources[i]
 		src, err := newUpstream(sc, s.opts.UserAgent)
 		if err != nil {
+			_ = st.close()
 			return nil, fmt.Errorf("source %q: %w", sc.Name, err)
 		}
 		timeout := time.Duration(sc.Timeout)
@@ -273,9 +287,17 @@ func (s *Server) swap(cfg *config.Sidecar) ([]any, error) {
 	}
 	// Reopened on every reload, so a rotated audit file is let go.
 	if err := s.audit.reopen(cfg.AuditLog, s.opts.Stdout); err != nil {
+		_ = st.close()
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
+	old := s.state.Load()
 	s.apply(st)
+	if old != nil {
+		// A view still reading an old source gets a closed tail's nothing.
+		if err := old.close(); err != nil {
+			s.logger.Warn("cannot close a replaced source", "err", err)
+		}
+	}
 	return configAttrs(cfg), nil
 }
 
@@ -308,7 +330,7 @@ func (s *Server) Close() error {
 		close(s.stopFlush)
 		<-s.flushDone
 		s.flushSummaries(true)
-		s.closeErr = s.audit.close()
+		s.closeErr = errors.Join(s.audit.close(), s.state.Load().close())
 		if s.login != nil {
 			s.closeErr = errors.Join(s.closeErr, s.login.close())
 		}

@@ -6,7 +6,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/license-monitor/license-monitor/internal/config"
+	"github.com/license-monitor/license-monitor/source"
 )
 
 // twoSourceYAML is the table's config with two CSI sources, acme and
@@ -283,5 +287,57 @@ func TestPageGroups(t *testing.T) {
 	v := &MonitorView{Sources: srcs[:1], Sessions: rows("a", "a")}
 	if p := newPageView(v); &p.Groups[0].Rows[0] != &v.Sessions[0] {
 		t.Error("the rows of a source in order are copied, not shared")
+	}
+}
+
+// closingSource is a source type that counts its Close calls, as FlexLM's
+// closes its denials_log.
+type closingSource struct {
+	Upstream
+	closed *atomic.Int32
+}
+
+func (c closingSource) Close() error { c.closed.Add(1); return nil }
+
+type closingConfig struct {
+	Server string `yaml:"server"`
+}
+
+func (*closingConfig) Validate(string) error { return nil }
+
+var closedSources atomic.Int32
+
+func init() {
+	source.Register("sidecartest-closing", source.Factory{
+		NewConfig: func() source.Config { return &closingConfig{} },
+		New: func(source.Config, source.Options) (source.Source, error) {
+			return closingSource{closed: &closedSources}, nil
+		},
+	})
+}
+
+// A reload closes the sources it replaces, and Close the current ones,
+// so a reload does not leak what they hold open.
+func TestSourcesClosed(t *testing.T) {
+	cfg, err := config.LoadSidecar([]byte("sources:\n  - {name: a, type: sidecartest-closing}\n  - {name: b, type: sidecartest-closing}\nroles: {r: [view_monitor]}\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedSources.Store(0)
+	s, err := New(cfg, Options{Stdout: &strings.Builder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := closedSources.Load(); n != 2 {
+		t.Errorf("after a reload %d sources closed, want the 2 replaced", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := closedSources.Load(); n != 4 {
+		t.Errorf("after Close %d sources closed, want 4", n)
 	}
 }
