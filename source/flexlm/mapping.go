@@ -114,6 +114,7 @@ func mapStatus(st *Status, licenseServer string, known map[string]string) *snaps
 			continue // lmstat prints a feature once per server list; the first counts
 		}
 		seenID[id] = true
+		keys := sessionKeys{licenseServer: licenseServer, feature: f.Name}
 		l := source.License{ID: id, Product: f.Name, Type: featureType(f), Seats: f.Issued, InUse: f.InUse}
 		var reserved, queued, held int64
 		for bi := range f.Blocks {
@@ -146,7 +147,7 @@ func mapStatus(st *Status, licenseServer string, known map[string]string) *snaps
 				if u.Borrowed && u.Linger > 0 {
 					s.CheckoutExpiresAt = u.Start.Add(u.Linger)
 				}
-				writeSessionID(&ids, licenseServer, f.Name, u)
+				writeSessionID(&ids, keys.get(u), u)
 			}
 		}
 		if f.Uncounted {
@@ -245,12 +246,13 @@ func higherVersion(a, b string) bool {
 }
 
 // sessionID is a stable hash of what identifies one checkout: the server
-// list, the feature, lmstat's handle, the user, the host and the start.
-// A handle that the server reuses for a later checkout gets a new id, so a
-// stale id never ends another session.
+// list, the feature, lmstat's server and port, the handle, the user, the
+// host and the start. A handle that the server reuses for a later
+// checkout gets a new id, so a stale id never ends another session.
 func sessionID(licenseServer, feature string, u *User) string {
 	var b strings.Builder
-	writeSessionID(&b, licenseServer, feature, u)
+	key := sessionKey(licenseServer, feature, u.Server, u.Port)
+	writeSessionID(&b, &key, u)
 	return b.String()
 }
 
@@ -259,15 +261,33 @@ const sessionIDPrefix = "flexlm-"
 // sessionIDLen is the length of every session id.
 const sessionIDLen = len(sessionIDPrefix) + 32
 
-// writeSessionID writes sessionID's id to b.
-func writeSessionID(b *strings.Builder, licenseServer, feature string, u *User) {
-	// The hash of each part's length and bytes, then the start: built in
-	// one buffer and hashed at once, which allocates no hasher (the same
-	// bytes, so the same ids, as writing them to sha256.New one by one).
-	var stack [512]byte
+// sessionKey is the first half of a session id's hash, shared by the
+// sessions of one feature on one server: SHA-256 of the length-prefixed
+// server list, feature, server and port, cut to 128 bits. The id hashes
+// it with the rest, so the whole id takes one 64-byte SHA-256 block for
+// lmstat's usual lengths rather than three (profiled: the ids were a
+// quarter of parse+map). Both hashes are SHA-256 cut to 128 bits of
+// injective (length-prefixed) encodings: two tuples share an id only if
+// one of them collides, about 2^64 work, as with one hash of it all.
+func sessionKey(licenseServer, feature, server, port string) [16]byte {
+	var stack [256]byte
 	buf := stack[:0]
-	for _, part := range [...]string{licenseServer, feature, u.Server, u.Port, u.Handle, u.Name, u.Host} {
-		buf = binary.BigEndian.AppendUint64(buf, uint64(len(part)))
+	for _, part := range [...]string{licenseServer, feature, server, port} {
+		buf = binary.AppendUvarint(buf, uint64(len(part)))
+		buf = append(buf, part...)
+	}
+	sum := sha256.Sum256(buf)
+	return [16]byte(sum[:16])
+}
+
+// writeSessionID writes the id of u's session to b: SHA-256 of key and
+// the length-prefixed handle, user and host and the start, cut to 128
+// bits, in hex.
+func writeSessionID(b *strings.Builder, key *[16]byte, u *User) {
+	var stack [128]byte
+	buf := append(stack[:0], key[:]...)
+	for _, part := range [...]string{u.Handle, u.Name, u.Host} {
+		buf = binary.AppendUvarint(buf, uint64(len(part)))
 		buf = append(buf, part...)
 	}
 	buf = binary.BigEndian.AppendUint64(buf, uint64(u.Start.Unix()))
@@ -276,4 +296,33 @@ func writeSessionID(b *strings.Builder, licenseServer, feature string, u *User) 
 	copy(id[:], sessionIDPrefix)
 	hex.Encode(id[len(sessionIDPrefix):], sum[:16])
 	b.Write(id[:])
+}
+
+// sessionKeys remembers the sessionKeys of one feature's servers; a
+// triad's sessions alternate among three.
+type sessionKeys struct {
+	licenseServer, feature string
+	n                      int
+	servers                [4]struct {
+		server, port string
+		key          [16]byte
+	}
+}
+
+// get returns the key of u's server, hashing it on first sight.
+func (k *sessionKeys) get(u *User) *[16]byte {
+	for i := range k.n {
+		if s := &k.servers[i]; s.server == u.Server && s.port == u.Port {
+			return &s.key
+		}
+	}
+	i := k.n
+	if i < len(k.servers) {
+		k.n++
+	} else {
+		i = len(k.servers) - 1 // more servers than a triad: the last slot turns over
+	}
+	s := &k.servers[i]
+	s.server, s.port, s.key = u.Server, u.Port, sessionKey(k.licenseServer, k.feature, u.Server, u.Port)
+	return &s.key
 }

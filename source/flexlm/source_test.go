@@ -489,12 +489,14 @@ func TestSessionIDIsStable(t *testing.T) {
 		t.Fatal("not stable")
 	}
 	for name, mod := range map[string]func(*User) (string, string){
-		"start":   func(u *User) (string, string) { u.Start = u.Start.Add(time.Minute); return "27000@lic-a", "ETABS" },
-		"handle":  func(u *User) (string, string) { u.Handle = "102"; return "27000@lic-a", "ETABS" },
-		"user":    func(u *User) (string, string) { u.Name = "alicf"; return "27000@lic-a", "ETABS" },
-		"host":    func(u *User) (string, string) { u.Host = "ws-02"; return "27000@lic-a", "ETABS" },
-		"feature": func(u *User) (string, string) { return "27000@lic-a", "SAFE" },
-		"server":  func(u *User) (string, string) { return "27000@lic-b", "ETABS" },
+		"start":         func(u *User) (string, string) { u.Start = u.Start.Add(time.Minute); return "27000@lic-a", "ETABS" },
+		"handle":        func(u *User) (string, string) { u.Handle = "102"; return "27000@lic-a", "ETABS" },
+		"user":          func(u *User) (string, string) { u.Name = "alicf"; return "27000@lic-a", "ETABS" },
+		"host":          func(u *User) (string, string) { u.Host = "ws-02"; return "27000@lic-a", "ETABS" },
+		"feature":       func(u *User) (string, string) { return "27000@lic-a", "SAFE" },
+		"server":        func(u *User) (string, string) { return "27000@lic-b", "ETABS" },
+		"lmstat server": func(u *User) (string, string) { u.Server = "lic-b"; return "27000@lic-a", "ETABS" },
+		"port":          func(u *User) (string, string) { u.Port = "27001"; return "27000@lic-a", "ETABS" },
 		// Length-prefixed parts: moving a character across a boundary
 		// changes the id.
 		"boundary": func(u *User) (string, string) { u.Name, u.Host = "alicew", "s-01"; return "27000@lic-a", "ETABS" },
@@ -504,6 +506,35 @@ func TestSessionIDIsStable(t *testing.T) {
 		if sessionID(srv, feat, &v) == id {
 			t.Errorf("%s: same id", name)
 		}
+	}
+}
+
+// mapStatus hashes each feature's server part once per server and keeps
+// four; past them, and across features, the ids are still sessionID's.
+func TestMapStatusSessionIDs(t *testing.T) {
+	var users []User
+	for i := range 40 {
+		users = append(users, User{Name: fmt.Sprintf("u%d", i%3), Host: "ws", Server: fmt.Sprintf("lic-%d", i%6),
+			Port: "27000", Handle: strconv.Itoa(100 + i%5), Start: at(2026, 3, 2, 9, i%7)})
+	}
+	st := &Status{Features: []Feature{
+		{Name: "A", Issued: 40, InUse: 20, Blocks: []Block{{Vendor: "v", Users: users[:20]}}},
+		{Name: "B", Issued: 40, InUse: 20, Blocks: []Block{{Vendor: "v", Users: users[20:30]}, {Users: users[30:]}}},
+	}}
+	snap := mapStatus(st, "27000@lic-0", nil)
+	if len(snap.sessions) != len(users) {
+		t.Fatalf("%d sessions", len(snap.sessions))
+	}
+	ids := map[string]bool{}
+	for i, s := range snap.sessions {
+		u := &users[i]
+		if want := sessionID("27000@lic-0", s.feature, u); s.ID != want || len(s.ID) != sessionIDLen {
+			t.Errorf("session %d: id %s, want %s", i, s.ID, want)
+		}
+		ids[s.ID] = true
+	}
+	if len(ids) != len(users) {
+		t.Errorf("%d distinct ids of %d sessions", len(ids), len(users))
 	}
 }
 
