@@ -66,8 +66,8 @@ func FuzzParse(f *testing.F) {
 			ids[l.ID] = true
 		}
 		for _, s := range snap.sessions {
-			if !ids[s.LicenseID] {
-				t.Fatalf("session of unlisted license %q", s.LicenseID)
+			if !ids[s.licenseID] {
+				t.Fatalf("session of unlisted license %q", s.licenseID)
 			}
 		}
 	})

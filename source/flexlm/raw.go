@@ -36,11 +36,12 @@ func (s *Source) ReadRaw(ctx context.Context, visit func(*source.RawDoc) error) 
 	}
 	res := &source.Snapshot{Licenses: append([]source.License(nil), snap.licenses...), Sessions: []source.Session{}}
 	idx := source.IndexLicenses(res.Licenses)
+	res.Sessions = make([]source.Session, len(snap.sessions))
 	for i := range snap.sessions {
-		if _, ok := idx.Of(&snap.sessions[i].Session); !ok {
+		res.Sessions[i] = snap.sessions[i].Session()
+		if _, ok := idx.Of(&res.Sessions[i]); !ok {
 			res.UnknownLicenseSessions++
 		}
-		res.Sessions = append(res.Sessions, snap.sessions[i].Session)
 	}
 	return res, nil
 }

@@ -242,7 +242,7 @@ func (s *Source) EachSession(ctx context.Context, visit func(*source.Session)) e
 	}
 	var one source.Session
 	for i := range snap.sessions {
-		one = snap.sessions[i].Session
+		one = snap.sessions[i].Session()
 		visit(&one)
 	}
 	return nil
@@ -297,7 +297,7 @@ func (s *Source) Terminate(ctx context.Context, id string) error {
 	switch {
 	case found == nil:
 		return &source.Error{Reason: source.ReasonHTTP4xx, Op: op, Status: 404, Detail: "no such session"}
-	case found.CheckedOut:
+	case found.user.Borrowed:
 		return &source.Error{Reason: source.ReasonHTTP4xx, Op: op, Status: 409, Code: source.CodeCheckedOut, Detail: "the seat is borrowed"}
 	case !found.floating:
 		return &source.Error{Reason: source.ReasonHTTP4xx, Op: op, Status: 409, Code: source.CodeNotTerminable, Detail: "not a floating seat"}
@@ -320,15 +320,16 @@ func (s *Source) Terminate(ctx context.Context, id string) error {
 // host> <port> <handle>`. Every value comes from lmstat's output, so each
 // is checked not to look like an option or hold a space.
 func lmremoveArgs(licenseServer string, s *session) ([]string, bool) {
-	for _, v := range []string{s.feature, s.server, s.port, s.handle} {
+	u := s.user
+	for _, v := range []string{s.feature, u.Server, u.Port, u.Handle} {
 		if v == "" || v[0] == '-' || strings.ContainsAny(v, " \t\x00") {
 			return nil, false
 		}
 	}
-	if !validHost(s.server) || !allDigits(s.port) || !allDigits(s.handle) {
+	if !validHost(u.Server) || !allDigits(u.Port) || !allDigits(u.Handle) {
 		return nil, false
 	}
-	return []string{"lmremove", "-c", licenseServer, "-h", s.feature, s.server, s.port, s.handle}, true
+	return []string{"lmremove", "-c", licenseServer, "-h", s.feature, u.Server, u.Port, u.Handle}, true
 }
 
 func firstLine(b []byte) string {

@@ -599,10 +599,10 @@ func TestTerminate(t *testing.T) {
 		t.Errorf("lmremove ran %d times", n)
 	}
 	// An argument that would read as an option is never passed.
-	if _, ok := lmremoveArgs("27000@lic-a", &session{feature: "-x", server: "lic-a", port: "27000", handle: "1"}); ok {
+	if _, ok := lmremoveArgs("27000@lic-a", &session{feature: "-x", user: &User{Server: "lic-a", Port: "27000", Handle: "1"}}); ok {
 		t.Error("an option-like feature was accepted")
 	}
-	if _, ok := lmremoveArgs("27000@lic-a", &session{feature: "F", server: "lic-a", port: "27000", handle: "1 2"}); ok {
+	if _, ok := lmremoveArgs("27000@lic-a", &session{feature: "F", user: &User{Server: "lic-a", Port: "27000", Handle: "1 2"}}); ok {
 		t.Error("a handle with a space was accepted")
 	}
 }
