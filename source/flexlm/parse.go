@@ -141,10 +141,12 @@ const (
 // bounds above; lines it does not understand are recorded in Skipped.
 func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
 	p := newParser(now, loc)
-	// Users go into one array, sized from the line count (bounded, so
-	// garbage of short lines does not reserve much), and blocks take
-	// their ranges at the end: no per-block growth and copying.
-	p.users = make([]User, 0, min(bytes.Count(out, []byte{'\n'})+1, 1<<16))
+	// Users go into one array, sized from the lines that can be user
+	// lines, which hold " (v" (bounded, so garbage does not reserve
+	// much), and blocks take their ranges at the end: no per-block
+	// growth and copying. Not the line count: the array is zeroed and
+	// scanned, and a fifth of a large answer's lines are not users.
+	p.users = make([]User, 0, min(bytes.Count(out, []byte(" (v"))+1, 1<<16))
 	// One copy; every field is a substring of it.
 	text := string(out)
 	for len(text) > 0 {
