@@ -142,11 +142,15 @@ const (
 func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
 	p := newParser(now, loc)
 	// Users go into one array, sized from the lines that can be user
-	// lines, which hold " (v" (bounded, so garbage does not reserve
-	// much), and blocks take their ranges at the end: no per-block
-	// growth and copying. Not the line count: the array is zeroed and
-	// scanned, and a fifth of a large answer's lines are not users.
-	p.users = make([]User, 0, min(bytes.Count(out, []byte(" (v"))+1, 1<<16))
+	// lines, and blocks take their ranges at the end: no per-block growth
+	// and copying. A user line holds two '(' (the version's and the
+	// server group's), so there are at most half as many users as '('
+	// (plus the slot a line is parsed into before it is known to be one):
+	// fewer than lines, as the array is zeroed and scanned and a fifth of
+	// a large answer's lines are not users. Counting one byte is as fast
+	// as counting lines; counting " (v" was a tenth of the parse
+	// (profiled). Bounded, so garbage does not reserve much.
+	p.users = make([]User, 0, min(bytes.Count(out, []byte{'('})/2+1, 1<<16))
 	// One copy; every field is a substring of it.
 	text := string(out)
 	for len(text) > 0 {
