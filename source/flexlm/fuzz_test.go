@@ -66,8 +66,8 @@ func FuzzParse(f *testing.F) {
 			ids[l.ID] = true
 		}
 		for _, s := range snap.sessions {
-			if !ids[s.licenseID] {
-				t.Fatalf("session of unlisted license %q", s.licenseID)
+			if int(s.lic) >= len(snap.licenses) || !ids[snap.licenses[s.lic].ID] {
+				t.Fatalf("session of unlisted license %d", s.lic)
 			}
 		}
 	})

@@ -38,7 +38,7 @@ func (s *Source) ReadRaw(ctx context.Context, visit func(*source.RawDoc) error) 
 	idx := source.IndexLicenses(res.Licenses)
 	res.Sessions = make([]source.Session, len(snap.sessions))
 	for i := range snap.sessions {
-		res.Sessions[i] = snap.sessions[i].Session()
+		res.Sessions[i] = snap.session(i)
 		if _, ok := idx.Of(&res.Sessions[i]); !ok {
 			res.UnknownLicenseSessions++
 		}

@@ -242,7 +242,7 @@ func (s *Source) EachSession(ctx context.Context, visit func(*source.Session)) e
 	}
 	var one source.Session
 	for i := range snap.sessions {
-		one = snap.sessions[i].Session()
+		one = snap.session(i)
 		visit(&one)
 	}
 	return nil
@@ -302,7 +302,7 @@ func (s *Source) Terminate(ctx context.Context, id string) error {
 	case !found.floating:
 		return &source.Error{Reason: source.ReasonHTTP4xx, Op: op, Status: 409, Code: source.CodeNotTerminable, Detail: "not a floating seat"}
 	}
-	args, ok := lmremoveArgs(s.server, found)
+	args, ok := lmremoveArgs(s.server, snap.licenses[found.lic].Product, found.user)
 	if !ok {
 		return &source.Error{Reason: source.ReasonInvalid, Op: op, Detail: "the session's fields are not safe to pass to lmremove"}
 	}
@@ -319,9 +319,8 @@ func (s *Source) Terminate(ctx context.Context, id string) error {
 // lmremoveArgs is `lmremove -c <license_server> -h <feature> <server
 // host> <port> <handle>`. Every value comes from lmstat's output, so each
 // is checked not to look like an option or hold a space.
-func lmremoveArgs(licenseServer string, s *session) ([]string, bool) {
-	u := s.user
-	for _, v := range []string{s.feature, u.Server, u.Port, u.Handle} {
+func lmremoveArgs(licenseServer, feature string, u *User) ([]string, bool) {
+	for _, v := range []string{feature, u.Server, u.Port, u.Handle} {
 		if v == "" || v[0] == '-' || strings.ContainsAny(v, " \t\x00") {
 			return nil, false
 		}
@@ -329,7 +328,7 @@ func lmremoveArgs(licenseServer string, s *session) ([]string, bool) {
 	if !validHost(u.Server) || !allDigits(u.Port) || !allDigits(u.Handle) {
 		return nil, false
 	}
-	return []string{"lmremove", "-c", licenseServer, "-h", s.feature, u.Server, u.Port, u.Handle}, true
+	return []string{"lmremove", "-c", licenseServer, "-h", feature, u.Server, u.Port, u.Handle}, true
 }
 
 func firstLine(b []byte) string {

@@ -528,7 +528,7 @@ func TestMapStatusSessionIDs(t *testing.T) {
 	ids := map[string]bool{}
 	for i, s := range snap.sessions {
 		u := &users[i]
-		if want := sessionID("27000@lic-0", s.feature, u); s.ID != want || len(s.ID) != sessionIDLen {
+		if want := sessionID("27000@lic-0", snap.licenses[s.lic].Product, u); s.ID != want || len(s.ID) != sessionIDLen {
 			t.Errorf("session %d: id %s, want %s", i, s.ID, want)
 		}
 		ids[s.ID] = true
@@ -599,10 +599,10 @@ func TestTerminate(t *testing.T) {
 		t.Errorf("lmremove ran %d times", n)
 	}
 	// An argument that would read as an option is never passed.
-	if _, ok := lmremoveArgs("27000@lic-a", &session{feature: "-x", user: &User{Server: "lic-a", Port: "27000", Handle: "1"}}); ok {
+	if _, ok := lmremoveArgs("27000@lic-a", "-x", &User{Server: "lic-a", Port: "27000", Handle: "1"}); ok {
 		t.Error("an option-like feature was accepted")
 	}
-	if _, ok := lmremoveArgs("27000@lic-a", &session{feature: "F", user: &User{Server: "lic-a", Port: "27000", Handle: "1 2"}}); ok {
+	if _, ok := lmremoveArgs("27000@lic-a", "F", &User{Server: "lic-a", Port: "27000", Handle: "1 2"}); ok {
 		t.Error("a handle with a space was accepted")
 	}
 }
