@@ -137,3 +137,33 @@ func (s *Simulator) AddFlexLMSession(t testing.TB, req simulator.FlexLMSessionRe
 	}
 	return si
 }
+
+// AppendFile appends s to the file at path, creating it, in one write: a
+// daemon writing its log.
+func AppendFile(t testing.TB, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FlexDeniedLine is a vendor daemon's debug-log DENIED line for user@host,
+// stamped with at's time of day (no date, as FlexNet prints it) in UTC,
+// with FlexNet's message and code, e.g. "Licensed number of users already
+// reached." and -4; code 0 leaves the code out.
+func FlexDeniedLine(at time.Time, vendor, feature, user, host, message string, code int) string {
+	at = at.UTC()
+	why := message
+	if code != 0 {
+		why = fmt.Sprintf("%s (%d,342)", message, code)
+	}
+	return fmt.Sprintf("%d:%02d:%02d (%s) DENIED: %q %s@%s  (%s)\n", at.Hour(), at.Minute(), at.Second(), vendor, feature, user, host, why)
+}
