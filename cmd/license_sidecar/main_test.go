@@ -34,4 +34,17 @@ func TestServerTimeouts(t *testing.T) {
 	if srv.WriteTimeout <= 2*20*time.Second {
 		t.Errorf("WriteTimeout %s does not outlast two upstream calls", srv.WriteTimeout)
 	}
+
+	// With several sources, the slowest one's two calls.
+	cfg, err = config.LoadSidecar([]byte(`sources:
+  - {name: a, type: csi, url: "http://127.0.0.1:1/x", timeout: 5s}
+  - {name: b, type: flexlm, license_server: 27000@lic-a, timeout: 40s, poll_interval: 2m}
+roles: {r: [view_monitor]}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv := newServer(nil, cfg); srv.WriteTimeout <= 2*40*time.Second {
+		t.Errorf("WriteTimeout %s does not outlast the slowest source's two calls", srv.WriteTimeout)
+	}
 }
