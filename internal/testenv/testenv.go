@@ -43,9 +43,9 @@ func RepoRoot() string {
 }
 
 // Binary returns the path of a built program. It uses $LICENSE_MONITOR_BIN
-// (relative to the repository root when relative)
-// (set by `make test` after `make build`) when that holds the program, and
-// otherwise builds the programs once per test process.
+// (set by `make test` after `make build`; a relative one is under the
+// repository root) when that holds the program, and otherwise builds the
+// programs once per test process.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	if dir := os.Getenv("LICENSE_MONITOR_BIN"); dir != "" {
