@@ -52,7 +52,7 @@ run: build
 	@DEMO_NOW=$(DEMO_NOW) ./deploy/run-demo.sh $(BIN)
 
 lint:
-	@echo ">> go vet"; $(GO) vet ./... && $(GO) vet -tags bench,soak ./internal/bench ./e2e \
+	@echo ">> go vet"; $(GO) vet ./... && $(GO) vet -tags bench,soak ./internal/bench/... ./source/flexlm ./e2e \
 		&& (cd tools && $(GO) vet ./...) && (cd tools/deploycheck && $(GO) vet ./...)
 	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo ">> staticcheck"; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags bench,soak ./...
@@ -99,11 +99,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
 	done
 
-# Benchmarks of a poll and a scrape on the small, large and huge tiers next
-# to their floors, as ratios, and the huge-tier exporter's peak RSS; fails
-# when a budget breaks. About 4 minutes; not part of make test.
+# Benchmarks of a poll and a scrape on the small, large and huge tiers, and
+# of the FlexLM tier's parse and poll, next to their floors, as ratios, and
+# the exporter's peak RSS holding the huge and the FlexLM tier; fails when a
+# budget breaks. About 6 minutes; not part of make test. BENCH_TIERS (e.g.
+# BENCH_TIERS=flexlm) limits it to some of small,large,huge,flexlm. -p 1:
+# the two packages run one after the other, never competing for the CPUs.
 bench: build
-	$(GO) test -tags bench -run TestReport -v -count=1 -timeout 20m ./internal/bench
+	BENCH_TIERS=$(BENCH_TIERS) $(GO) test -tags bench -run '^TestReport$$' -v -count=1 -p 1 -timeout 30m ./internal/bench ./source/flexlm
 
 # 10 minutes of scrapes, churn and faults; not part of make test.
 soak: build

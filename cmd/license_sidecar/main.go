@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -93,7 +95,19 @@ func checkConfig(path string, cfg *config.Sidecar, err error) int {
 		fmt.Fprintln(os.Stderr, "config is invalid:", err)
 		return 1
 	}
-	fmt.Printf("config %s is valid: source %q, %d role(s)\n", path, cfg.Source.Name, len(cfg.Roles))
+	// The sidecar runs lmutil lmremove for flexlm sources: checked as the
+	// exporter checks it.
+	if errs := config.CheckHosts(cfg.Sources); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(os.Stderr, "config is invalid:", err)
+		}
+		return 1
+	}
+	names := make([]string, len(cfg.Sources))
+	for i := range cfg.Sources {
+		names[i] = strconv.Quote(cfg.Sources[i].Name)
+	}
+	fmt.Printf("config %s is valid: source %s, %d role(s)\n", path, strings.Join(names, ", "), len(cfg.Roles))
 	return 0
 }
 
@@ -103,7 +117,7 @@ func newServer(h http.Handler, cfg *config.Sidecar) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Above the upstream timeout: a terminate reads upstream and then calls it.
-		WriteTimeout:   2*time.Duration(cfg.Source.Timeout) + 15*time.Second,
+		WriteTimeout:   2*cfg.MaxTimeout() + 15*time.Second,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 	}

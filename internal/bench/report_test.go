@@ -5,19 +5,19 @@ package bench
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"runtime"
-	"slices"
+	"os/exec"
+	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/license-monitor/license-monitor/internal/bench/lmstat"
+	"github.com/license-monitor/license-monitor/internal/bench/rounds"
 	"github.com/license-monitor/license-monitor/internal/simulator"
 	"github.com/license-monitor/license-monitor/internal/testenv"
 )
@@ -28,125 +28,56 @@ const (
 	maxPeakRSS = 300 << 20
 )
 
-// rounds: each measure and its floor run alternately this many times, in
-// turns (measure first in one round, floor first in the next), and each
-// round gives a ratio. The median ratio is judged, so a burst of load from
-// elsewhere on the machine, which slows one round, does not decide it; the
-// spread across the rounds is reported beside it.
-const rounds = 5
-
-type result struct {
-	ns, allocs, bytes float64
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("%12s %10.0f %12s", fmtDuration(r.ns), r.allocs, fmtBytes(r.bytes))
-}
-
-func fmtDuration(ns float64) string {
-	switch {
-	case ns >= 1e9:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	case ns >= 1e6:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	default:
-		return fmt.Sprintf("%.0f µs", ns/1e3)
-	}
-}
-
-// fmtRatio keeps two significant digits of a small ratio, which "%.2f"
-// would print as 0.00.
-func fmtRatio(r float64) string {
-	if r < 0.1 {
-		return fmt.Sprintf("%.3fx", r)
-	}
-	return fmt.Sprintf("%.2fx", r)
-}
-
-func fmtBytes(b float64) string {
-	switch {
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", b/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", b/(1<<10))
-	default:
-		return fmt.Sprintf("%.0f B", b)
-	}
-}
-
-// run runs one benchmark and returns its figures per operation.
-func run(f func(*testing.B)) result {
-	r := testing.Benchmark(f)
-	if r.N == 0 {
-		return result{}
-	}
-	return result{ns: float64(r.T.Nanoseconds()) / float64(r.N), allocs: float64(r.AllocsPerOp()), bytes: float64(r.AllocedBytesPerOp())}
-}
-
-type pair struct {
-	name           string
-	measure, floor func(*testing.B)
-}
-
-// row is one measure of one tier: the median round's figures and the
-// median, least and greatest ratio over the rounds.
-type row struct {
-	tier, name                string
-	measure, floor            result
-	ratio, minRatio, maxRatio float64
-}
-
 // TestReport is `make bench`: every tier's poll and scrape next to their
 // floors, the ratios, and the peak RSS of the exporter holding the huge
-// tier. It fails when a budget is broken.
+// tier and the FlexLM tier. It fails when a budget is broken. The FlexLM
+// tier's parse and poll are measured by source/flexlm's TestReport, which
+// `make bench` runs after this one. BENCH_TIERS limits the tiers
+// (rounds.Selected).
 func TestReport(t *testing.T) {
-	machine()
-	var rows []row
+	rounds.Machine()
+	var rows []rounds.Row
 	for _, tier := range Tiers {
-		rows = append(rows, measureTier(t, tier)...)
+		if rounds.Selected(string(tier)) {
+			rows = append(rows, measureTier(t, tier)...)
+		}
 	}
-	fmt.Printf("\n%-6s %-12s %12s %10s %12s | %12s %10s %12s | %6s %13s\n", "tier", "measure", "time/op", "allocs/op", "bytes/op", "floor time", "allocs/op", "bytes/op", "ratio", "spread")
-	fmt.Println(strings.Repeat("-", 126))
 	failed := false
-	for _, r := range rows {
+	if len(rows) > 0 {
+		failed = rounds.Print(rows)
+		fmt.Printf("budget: each median ratio at most %.1fx\n\n", maxRatio)
+	}
+
+	check := func(what string, peak int64, series int) {
 		mark := ""
-		if r.ratio > maxRatio {
+		if peak > maxPeakRSS {
 			mark, failed = "  OVER BUDGET", true
 		}
-		fmt.Printf("%-6s %-12s %s | %s | %6s %6s–%6s%s\n", r.tier, r.name, r.measure, r.floor, fmtRatio(r.ratio), fmtRatio(r.minRatio), fmtRatio(r.maxRatio), mark)
+		fmt.Printf("license_exporter holding %s, %d series: peak RSS (VmHWM) %.1f MiB, budget %d MiB%s\n",
+			what, series, float64(peak)/(1<<20), maxPeakRSS>>20, mark)
 	}
-	fmt.Printf("ratio: the median over %d interleaved rounds of measure/floor (time/op); spread: the least and greatest round\n", rounds)
-	fmt.Printf("budget: each median ratio at most %.1fx\n\n", maxRatio)
-
-	peak, series := peakRSS(t)
-	mark := ""
-	if peak > maxPeakRSS {
-		mark, failed = "  OVER BUDGET", true
+	if rounds.Selected(string(simulator.TierHuge)) {
+		sim := testenv.StartSimulator(t, "--scale=huge", "--seed=1")
+		exp := testenv.StartExporter(t, testenv.ExporterConfig("huge", sim.BaseURL,
+			"poll_interval: 10s", "timeout: 9s", "max_response_bytes: 268435456"))
+		peak, series := peakRSS(t, exp, "huge")
+		check("the huge tier", peak, series)
+		// Stopped now, not at the test's end: they would poll and hold
+		// memory beside the next measure.
+		_ = exp.Stop()
+		_ = sim.Stop()
 	}
-	fmt.Printf("license_exporter holding the huge tier (%d series): peak RSS (VmHWM) %.1f MiB, budget %d MiB%s\n",
-		series, float64(peak)/(1<<20), maxPeakRSS>>20, mark)
+	if rounds.Selected("flexlm") {
+		exp, what := startFlexLM(t)
+		peak, series := peakRSS(t, exp, "flexlm")
+		check(what, peak, series)
+	}
 	if failed {
 		t.Error("a budget is broken; see the table above")
 	}
 }
 
-func machine() {
-	model := "unknown"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("machine: %d CPUs (%s), GOMAXPROCS %d, %s %s/%s, load average at start %s\n",
-		runtime.NumCPU(), model, runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		strings.Join(strings.Fields(string(load))[:3], " "))
-}
-
-func measureTier(t *testing.T, tier simulator.Tier) []row {
+func measureTier(t *testing.T, tier simulator.Tier) []rounds.Row {
 	u, err := StartUpstream(tier)
 	if err != nil {
 		t.Fatal(err)
@@ -161,55 +92,49 @@ func measureTier(t *testing.T, tier simulator.Tier) []row {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("%s tier: %d pages, %s of JSON a poll, %d series a scrape\n", tier, len(b.Pages)+1, fmtBytes(float64(b.Size())), l.Series)
-	pairs := []pair{
-		{"poll", func(b *testing.B) { Poll(b, u) }, func(b *testing.B) { PollFloor(b, u) }},
-		{"scrape text", func(b *testing.B) { Scrape(b, l, false) }, func(b *testing.B) { ScrapeFloor(b, l, false) }},
-		{"scrape gzip", func(b *testing.B) { Scrape(b, l, true) }, func(b *testing.B) { ScrapeFloor(b, l, true) }},
-	}
-	var rows []row
-	for _, p := range pairs {
-		type round struct {
-			measure, floor result
-			ratio          float64
-		}
-		rs := make([]round, 0, rounds)
-		for i := range rounds {
-			var r round
-			// Alternate which goes first, so a drift in the machine's
-			// state during a round is paid by each side in turn.
-			if i%2 == 0 {
-				r.measure, r.floor = run(p.measure), run(p.floor)
-			} else {
-				r.floor, r.measure = run(p.floor), run(p.measure)
-			}
-			if r.measure.ns == 0 || r.floor.ns == 0 {
-				t.Fatalf("%s %s: a benchmark failed", tier, p.name)
-			}
-			r.ratio = r.measure.ns / r.floor.ns
-			rs = append(rs, r)
-		}
-		slices.SortFunc(rs, func(a, b round) int { return cmp.Compare(a.ratio, b.ratio) })
-		med := rs[len(rs)/2]
-		rows = append(rows, row{tier: string(tier), name: p.name, measure: med.measure, floor: med.floor,
-			ratio: med.ratio, minRatio: rs[0].ratio, maxRatio: rs[len(rs)-1].ratio})
-	}
-	return rows
+	fmt.Printf("%s tier: %d pages, %s of JSON a poll, %d series a scrape\n", tier, len(b.Pages)+1, rounds.FmtBytes(float64(b.Size())), l.Series)
+	return rounds.Measure(t, string(tier), []rounds.Pair{
+		{Name: "poll", Measure: func(b *testing.B) { Poll(b, u) }, Floor: func(b *testing.B) { PollFloor(b, u) }, Budget: maxRatio},
+		{Name: "scrape text", Measure: func(b *testing.B) { Scrape(b, l, false) }, Floor: func(b *testing.B) { ScrapeFloor(b, l, false) }, Budget: maxRatio},
+		{Name: "scrape gzip", Measure: func(b *testing.B) { Scrape(b, l, true) }, Floor: func(b *testing.B) { ScrapeFloor(b, l, true) }, Budget: maxRatio},
+	})
 }
 
-// peakRSS starts the built simulator at the huge tier and the built
-// exporter against it, polling every 10 s, scrapes it in text and gzip
-// from two clients through three polls, and reads the exporter's VmHWM.
-func peakRSS(t *testing.T) (peak int64, series int) {
-	sim := testenv.StartSimulator(t, "--scale=huge", "--seed=1")
-	exp := testenv.StartExporter(t, testenv.ExporterConfig("huge", sim.BaseURL,
-		"poll_interval: 10s", "timeout: 9s", "max_response_bytes: 268435456"))
+// startFlexLM starts the built exporter with one flexlm source whose
+// lmutil is source/flexlm's fake printing the FlexLM tier's output
+// (internal/bench/lmstat), dated now, since the exporter parses with the
+// wall clock.
+func startFlexLM(t *testing.T) (*testenv.Process, string) {
+	dir := t.TempDir()
+	out, counts := lmstat.Generate(lmstat.FlexLM, time.Now().UTC())
+	file := filepath.Join(dir, "lmstat.txt")
+	if err := os.WriteFile(file, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lmutil := filepath.Join(dir, "lmutil")
+	cmd := exec.Command("go", "build", "-o", lmutil, "./source/flexlm/testdata/fakelmutil")
+	cmd.Dir = testenv.RepoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the fake lmutil: %v\n%s", err, b)
+	}
+	if err := os.WriteFile(lmutil+".mode", []byte("cat "+file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exp := testenv.StartExporter(t, fmt.Sprintf("sources:\n  - name: flexlm\n    type: flexlm\n    license_server: %q\n    lmutil: %q\n    timezone: UTC\n    poll_interval: 5s\n    timeout: 4s\n",
+		lmstat.Server, lmutil))
+	return exp, fmt.Sprintf("the flexlm tier (%d features, %d user lines)", counts.Features, counts.Checkouts+counts.Queued)
+}
+
+// peakRSS scrapes exp, which polls source every 5 or 10 s, in text and
+// gzip from two clients through three polls once it is up, and reads the
+// exporter's VmHWM.
+func peakRSS(t *testing.T, exp *testenv.Process, source string) (peak int64, series int) {
 	polls := func() float64 {
-		v, _ := scrapeValue(exp.URL("/metrics"), `license_polls_total{source="huge"}`)
+		v, _ := scrapeValue(exp.URL("/metrics"), `license_polls_total{source="`+source+`"}`)
 		return v
 	}
 	testenv.Eventually(t, 2*time.Minute, 200*time.Millisecond, func() error {
-		if v, _ := scrapeValue(exp.URL("/metrics"), `license_up{source="huge"}`); v != 1 {
+		if v, _ := scrapeValue(exp.URL("/metrics"), `license_up{source="`+source+`"}`); v != 1 {
 			return fmt.Errorf("license_up is %g", v)
 		}
 		return nil
@@ -238,21 +163,11 @@ func peakRSS(t *testing.T) (peak int64, series int) {
 	close(stop)
 	wg.Wait()
 	_, series = scrapeValue(exp.URL("/metrics"), "")
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", exp.Pid()))
+	peak, err := rounds.PeakRSS(exp.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10, series
-		}
-	}
-	t.Fatal("no VmHWM in /proc/<pid>/status")
-	return 0, 0
+	return peak, series
 }
 
 // get reads url to the end and returns the body's size.

@@ -37,13 +37,17 @@ const (
 
 // Sidecar is license_sidecar's configuration file.
 type Sidecar struct {
-	Source       Source              `yaml:"source"`
+	// Source is the single-source form; Sources the list. Exactly one of
+	// them is set in a file; after validation Sources holds every source,
+	// in the file's order, whichever form was used.
+	Source       Source              `yaml:"source,omitempty"`
+	Sources      []Source            `yaml:"sources,omitempty"`
 	Auth         SidecarAuth         `yaml:"auth,omitempty"`
 	Roles        map[string][]string `yaml:"roles"`
 	Users        map[string][]string `yaml:"users,omitempty"`
 	Groups       map[string][]string `yaml:"groups,omitempty"`
 	DefaultRoles []string            `yaml:"default_roles,omitempty"`
-	UserAliases  map[string]string   `yaml:"user_aliases,omitempty"`
+	UserAliases  map[string]Alias    `yaml:"user_aliases,omitempty"`
 	AuditLog     string              `yaml:"audit_log,omitempty"`
 	// AuditSummaryInterval: within it, a refusal of the same identity and
 	// reason is counted, not written; see docs/architecture.md#audit-line.
@@ -114,11 +118,8 @@ func LoadSidecar(b []byte, dir string) (*Sidecar, error) {
 }
 
 func (c *Sidecar) validate(dir string) error {
-	if c.Source.Name == "" && c.Source.Type == "" {
-		return errors.New("source: the config needs a source block (name, type, url)")
-	}
-	if err := c.Source.Validate(dir); err != nil {
-		return fmt.Errorf("source (%q): %w", c.Source.Name, err)
+	if err := c.validateSources(dir); err != nil {
+		return err
 	}
 	if c.AuditLog == "" {
 		c.AuditLog = DefaultAuditLog
@@ -180,8 +181,9 @@ func (c *Sidecar) validate(dir string) error {
 		return err
 	}
 	for _, k := range sortedKeys(c.UserAliases) {
-		if strings.TrimSpace(c.UserAliases[k]) == "" {
-			return fmt.Errorf("user_aliases.%s: the upstream user is empty", k)
+		a := c.UserAliases[k]
+		if err := a.validate(c.Sources); err != nil {
+			return fmt.Errorf("user_aliases.%s: %w", k, err)
 		}
 	}
 
@@ -205,6 +207,49 @@ func (c *Sidecar) validate(dir string) error {
 		return fmt.Errorf("terminate.rate_limit: requests (%d) and interval (%s) must be positive", rl.Requests, rl.Interval)
 	}
 	return nil
+}
+
+// validateSources checks source or sources and leaves every source in
+// Sources.
+func (c *Sidecar) validateSources(dir string) error {
+	single := c.Source.Name != "" || c.Source.Type != "" || c.Source.Spec != nil
+	switch {
+	case single && c.Sources != nil:
+		return errors.New("source and sources are both set: use sources (a list) for several sources, or source for one")
+	case single:
+		if err := c.Source.Validate(dir); err != nil {
+			return fmt.Errorf("source (%q): %w", c.Source.Name, err)
+		}
+		c.Sources = []Source{c.Source}
+		return nil
+	case len(c.Sources) == 0:
+		return errors.New("sources: the config needs a source block (name, type and the type's keys) under source, or a list of them under sources")
+	}
+	seen := map[string]bool{}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if err := s.Validate(dir); err != nil {
+			if !sourceNameRE.MatchString(s.Name) {
+				return fmt.Errorf("sources[%d]: %w", i, err)
+			}
+			return fmt.Errorf("sources[%d] (%q): %w", i, s.Name, err)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("sources[%d]: name %q is used twice; names must be unique", i, s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+// MaxTimeout is the longest timeout of the sources: a terminate reads one
+// source and then calls it.
+func (c *Sidecar) MaxTimeout() time.Duration {
+	var m time.Duration
+	for i := range c.Sources {
+		m = max(m, time.Duration(c.Sources[i].Timeout))
+	}
+	return m
 }
 
 func (p *ProxyAuth) validate() error {

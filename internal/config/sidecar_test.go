@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +53,8 @@ func TestLoadSidecarFull(t *testing.T) {
 	if _, folded := cfg.Users["alice"]; folded {
 		t.Error("users[alice] exists: identities must not be case-folded")
 	}
-	if got := cfg.UserAliases["Bob"]; got != "bob@acme.example" {
-		t.Errorf("user_aliases[Bob] = %q", got)
+	if got := cfg.UserAliases["Bob"]; !slices.Equal(got.All, []string{"bob@acme.example"}) || got.PerSource != nil {
+		t.Errorf("user_aliases[Bob] = %+v", got)
 	}
 	if cfg.AuditLog != filepath.Join(dir, "audit.log") {
 		t.Errorf("audit_log is resolved against the config's directory: %q", cfg.AuditLog)
@@ -86,6 +87,75 @@ func TestLoadSidecarDefaults(t *testing.T) {
 	}
 	if iv := time.Duration(cfg.AuditSummaryInterval); iv != DefaultAuditSummaryInterval {
 		t.Errorf("audit_summary_interval default: %s", iv)
+	}
+}
+
+// twoSources is two sources under sources. They are both CSI here: this
+// package links no other type in (internal/sidecar's tests load a CSI and
+// a FlexLM source).
+const twoSources = `sources:
+  - name: csi-prod
+    type: csi
+    url: http://127.0.0.1:9850/api/license-monitor/v1?key=s3cr3t-link-key
+  - name: flex-a
+    type: csi
+    url: http://127.0.0.1:9851/api/license-monitor/v1?key=s3cr3t-link-key
+    timeout: 20s
+`
+
+func TestLoadSidecarSources(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := LoadSidecar([]byte(twoSources+`roles: {r: [view_monitor]}
+user_aliases:
+  alice: alice@acme.example
+  bob: [bob@acme.example, bob]
+  carol: {csi-prod: carol@acme.example, flex-a: [carol, cjones]}
+`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Sources) != 2 || cfg.Sources[0].Name != "csi-prod" || cfg.Sources[1].Name != "flex-a" {
+		t.Fatalf("sources %+v", cfg.Sources)
+	}
+	if got := cfg.MaxTimeout(); got != 20*time.Second {
+		t.Errorf("MaxTimeout %s, want the longer timeout 20s", got)
+	}
+	for _, c := range []struct {
+		id, src string
+		want    []string
+	}{
+		{"alice", "csi-prod", []string{"alice@acme.example"}},
+		{"alice", "flex-a", []string{"alice@acme.example"}},
+		{"bob", "flex-a", []string{"bob@acme.example", "bob"}},
+		{"carol", "csi-prod", []string{"carol@acme.example"}},
+		{"carol", "flex-a", []string{"carol", "cjones"}},
+		{"dave", "flex-a", []string{"dave"}}, // no entry: the identity itself
+	} {
+		var a *Alias
+		if e, ok := cfg.UserAliases[c.id]; ok {
+			a = &e
+		}
+		if got := a.Names(c.id, c.src); !slices.Equal(got, c.want) {
+			t.Errorf("%s on %s: %q, want %q", c.id, c.src, got, c.want)
+		}
+	}
+	// A source the per-source form leaves out keeps the identity.
+	one, err := LoadSidecar([]byte(twoSources+"roles: {r: [view_monitor]}\nuser_aliases: {erin: {flex-a: erin2}}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := one.UserAliases["erin"]
+	if got := a.Names("erin", "csi-prod"); !slices.Equal(got, []string{"erin"}) {
+		t.Errorf("erin on csi-prod: %q, want the identity itself", got)
+	}
+
+	// The single form is the same as a list of one.
+	single, err := LoadSidecar([]byte(sidecarSource+"roles: {r: [view_monitor]}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(single.Sources) != 1 || single.Sources[0].Name != "acme" || single.Source.Name != "acme" {
+		t.Errorf("source: becomes Sources[0]: %+v", single.Sources)
 	}
 }
 
@@ -134,6 +204,27 @@ func TestLoadSidecarErrors(t *testing.T) {
 			[]string{"source", `type "nosuchmanager" is not supported`}},
 		{"negative rate limit", sidecarSource + roles + "terminate:\n  rate_limit: {requests: -1}\n",
 			[]string{"terminate.rate_limit", "positive"}},
+		{"source and sources", sidecarSource + twoSources + roles,
+			[]string{"source and sources are both set"}},
+		{"empty sources", "sources: []\n" + roles, []string{"sources", "needs a source block"}},
+		{"duplicate source name", twoSources + "  - {name: csi-prod, type: csi, url: http://x}\n" + roles,
+			[]string{"sources[2]", `name "csi-prod" is used twice`}},
+		{"bad source in the list", twoSources + "  - {name: flex-b, type: csi}\n" + roles,
+			[]string{"sources[2]", `"flex-b"`, "url"}},
+		{"unknown key in a listed source", twoSources + "    license_server: 27000@x\n" + roles,
+			[]string{`unknown key "license_server"`}},
+		{"alias for an unknown source", twoSources + roles + "user_aliases:\n  bob: {flex-b: bob}\n",
+			[]string{"user_aliases.bob", `"flex-b" is not a configured source`, "csi-prod", "flex-a"}},
+		{"empty alias list", twoSources + roles + "user_aliases:\n  bob: []\n",
+			[]string{"user_aliases.bob", "empty"}},
+		{"empty per-source alias", twoSources + roles + "user_aliases:\n  bob: {flex-a: []}\n",
+			[]string{"user_aliases.bob", "flex-a", "empty"}},
+		{"alias listed twice", twoSources + roles + "user_aliases:\n  bob: [bob, bob]\n",
+			[]string{"user_aliases.bob", `"bob" is listed twice`}},
+		{"alias with a control character", twoSources + roles + "user_aliases:\n  bob: \"b\\tob\"\n",
+			[]string{"user_aliases.bob", "control characters"}},
+		{"alias of a wrong shape", twoSources + roles + "user_aliases:\n  bob: {flex-a: {x: y}}\n",
+			[]string{"user_aliases", "upstream user name"}},
 		{"audit summary interval too short", sidecarSource + roles + "audit_summary_interval: 10ms\n",
 			[]string{"audit_summary_interval", "1s to 1h"}},
 	}
@@ -180,6 +271,7 @@ func FuzzLoadSidecar(f *testing.F) {
 	f.Add([]byte("roles: [1, 2]\n"))
 	f.Add([]byte("source: {name: x, type: csi, url: 'http://h'}\nroles: {r: [view_monitor]}\nterminate: {min_session_age: -1s}\n"))
 	f.Add([]byte(":\n- {"))
+	f.Add([]byte(twoSources + "roles: {r: [view_monitor]}\nuser_aliases: {bob: [bob, b2], carol: {flex-a: c}}\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg, err := LoadSidecar(b, dir)
@@ -225,6 +317,26 @@ func FuzzLoadSidecar(f *testing.F) {
 		}
 		if cfg.AuditLog == "" {
 			t.Fatal("empty audit_log")
+		}
+		names := map[string]bool{}
+		for _, s := range cfg.Sources {
+			if names[s.Name] || s.Spec == nil {
+				t.Fatalf("source %q twice or without its keys", s.Name)
+			}
+			names[s.Name] = true
+		}
+		if len(names) == 0 {
+			t.Fatal("a config without sources was accepted")
+		}
+		for k, a := range cfg.UserAliases {
+			for src, ns := range a.PerSource {
+				if !names[src] || len(ns) == 0 {
+					t.Fatalf("user_aliases.%s: source %q or its names %q accepted", k, src, ns)
+				}
+			}
+			if a.PerSource == nil && len(a.All) == 0 {
+				t.Fatalf("user_aliases.%s: no names accepted", k)
+			}
 		}
 	})
 }

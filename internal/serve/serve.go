@@ -34,12 +34,14 @@ func RunListener(ctx context.Context, l net.Listener, srv *http.Server, flags *w
 }
 
 func run(ctx context.Context, srv *http.Server, serve func() error, logger *slog.Logger, reload func()) int {
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- serve() }()
-
+	// Signals are caught before the first request can be answered: a
+	// SIGTERM sent once the server answers must stop it gracefully.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- serve() }()
 	for {
 		var reason string
 		select {

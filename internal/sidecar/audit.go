@@ -11,7 +11,7 @@ import (
 )
 
 // AuditSchema is the audit line's format version (docs/architecture.md#audit-line).
-const AuditSchema = 2
+const AuditSchema = 3
 
 // AuditRecord is one line of the audit log. It holds who asked and what
 // happened, never a credential.
@@ -26,6 +26,8 @@ type AuditRecord struct {
 	IdentitySource string   `json:"identity_source"`
 	Roles          []string `json:"roles"`
 	Remote         string   `json:"remote"`
+	Source         string   `json:"source"`      // the configured source's name; empty when the path named none
+	SourceType     string   `json:"source_type"` // its type: csi, flexlm
 	Session        string   `json:"session"`
 	Owner          string   `json:"owner"`
 	Decision       string   `json:"decision"` // allow or deny

@@ -37,35 +37,57 @@ var Outcomes = []string{
 
 // Why a session cannot be terminated, as the page and the JSON show it.
 const (
-	WhyCheckedOut     = "checked_out"
+	WhyCheckedOut     = "checked_out" // CSI: checked out; FlexLM: borrowed
 	WhyNotCloudSignIn = "not_cloud_sign_in"
+	WhyNotFloating    = "not_floating" // FlexLM: node-locked or uncounted
 	WhyTooYoung       = "too_young"
 	WhyNotYours       = "not_yours"
 	WhyNoPermission   = "no_permission"
+	// WhyNotTerminable: a type the sidecar has no words for refused.
+	WhyNotTerminable = "not_terminable"
+)
+
+// Source types the sidecar words its refusals for.
+const (
+	typeCSI    = "csi"
+	typeFlexLM = "flexlm"
 )
 
 // Policy is the authorization part of the config: deny by default.
 type Policy struct {
 	perms    map[string][]string // role -> permissions
-	users    map[string][]string // lower-cased identity -> roles
+	users    map[string][]string // identity -> roles
 	groups   map[string][]string // proxy group -> roles
 	defaults []string
-	aliases  map[string]string // lower-cased identity -> upstream user
+	aliases  map[string]config.Alias // identity -> upstream names
 	minAge   time.Duration
-	src      source.Terminator // what the source itself refuses to end
+	sources  map[string]policySource // by source name
 }
 
-// NewPolicy builds a Policy from a validated config and its source.
-func NewPolicy(c *config.Sidecar, src source.Terminator) *Policy {
-	return &Policy{
+// policySource is what the policy knows of one source: its type, for the
+// wording, and what the source itself refuses to end.
+type policySource struct {
+	typ  string
+	term source.Terminator
+}
+
+// NewPolicy builds a Policy from a validated config and its sources, by
+// name; every configured source must be there.
+func NewPolicy(c *config.Sidecar, srcs map[string]source.Terminator) *Policy {
+	p := &Policy{
 		perms:    c.Roles,
 		users:    c.Users,
 		groups:   c.Groups,
 		defaults: c.DefaultRoles,
 		aliases:  c.UserAliases,
 		minAge:   time.Duration(c.Terminate.MinSessionAge),
-		src:      src,
+		sources:  map[string]policySource{},
 	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		p.sources[s.Name] = policySource{typ: s.Type, term: srcs[s.Name]}
+	}
+	return p
 }
 
 // Grant is what an identity may do.
@@ -73,7 +95,9 @@ type Grant struct {
 	Roles     []string
 	View      bool // view_monitor
 	Terminate bool // terminate_sessions (anyone's session)
-	Upstream  string
+
+	identity string
+	alias    *config.Alias // nil without a user_aliases entry
 }
 
 // GrantOf resolves an identity's roles (default_roles, users, groups) and
@@ -96,7 +120,7 @@ func (p *Policy) GrantOf(id Identity) Grant {
 		add(p.groups[g])
 	}
 	slices.Sort(roles)
-	g := Grant{Roles: roles, Upstream: id.Name}
+	g := Grant{Roles: roles, identity: id.Name}
 	if roles == nil {
 		g.Roles = []string{}
 	}
@@ -111,14 +135,21 @@ func (p *Policy) GrantOf(id Identity) Grant {
 		}
 	}
 	if a, ok := p.aliases[key]; ok {
-		g.Upstream = a
+		g.alias = &a
 	}
 	return g
 }
 
-// Owns reports whether sess belongs to the identity behind g.
-func (g *Grant) Owns(sess *source.Session) bool {
-	return sess.User == g.Upstream
+// UpstreamNames are the upstream users that are the identity on source
+// src: its user_aliases entry for that source, or the identity itself.
+func (g *Grant) UpstreamNames(src string) []string {
+	return g.alias.Names(g.identity, src)
+}
+
+// Owns reports whether sess, a session of source src, belongs to the
+// identity behind g: byte for byte, never case-folded.
+func (g *Grant) Owns(src string, sess *source.Session) bool {
+	return slices.Contains(g.UpstreamNames(src), sess.User)
 }
 
 // Verdict is a decision about one session.
@@ -131,37 +162,62 @@ type Verdict struct {
 }
 
 // whyNotTerminable maps a 409 code, whether upstream sent it or the
-// source's Terminable predicted it, to the Why the page and JSON show.
-func whyNotTerminable(code string) string {
-	if code == source.CodeCheckedOut {
+// source's Terminable predicted it, to the Why the page and JSON show,
+// which depends on the source's type.
+func whyNotTerminable(code, typ string) string {
+	switch {
+	case code == source.CodeCheckedOut:
 		return WhyCheckedOut
+	case typ == typeCSI:
+		return WhyNotCloudSignIn
+	case typ == typeFlexLM:
+		return WhyNotFloating
 	}
-	return WhyNotCloudSignIn
+	return WhyNotTerminable
 }
 
-// Decide applies "Who may do what" (docs/architecture.md) to a session
-// read fresh from upstream. What upstream forbids (checked out, not Cloud
-// Sign-in) and what the config forbids (too young) comes first and is the
-// same for everyone; then ownership and permissions.
-func (p *Policy) Decide(g *Grant, sess *source.Session, licenseType string, now time.Time) Verdict {
-	if ok, code := p.src.Terminable(sess, licenseType); !ok {
-		why := whyNotTerminable(code)
-		if why == WhyCheckedOut {
-			return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: why,
-				Reason: "the session is checked out; checked-out licenses cannot be terminated remotely"}
+// notTerminableReason is the sentence for a session its source will not
+// end, worded for the source's type.
+func notTerminableReason(why, typ, licenseType string) string {
+	t := licenseType
+	if t == "" {
+		t = "unknown"
+	}
+	switch why {
+	case WhyCheckedOut:
+		if typ == typeFlexLM {
+			return "the seat is borrowed; a borrowed FlexLM seat lives on the user's machine and cannot be removed with lmremove"
 		}
-		t := licenseType
-		if t == "" {
-			t = "unknown"
-		}
+		return "the session is checked out; checked-out licenses cannot be terminated remotely"
+	case WhyNotCloudSignIn:
+		return fmt.Sprintf("the session's license is %s, not cloud_sign_in; only Cloud Sign-in sessions can be terminated", t)
+	case WhyNotFloating:
+		return fmt.Sprintf("the session's license is %s, not floating; only floating FlexLM checkouts can be removed with lmremove", t)
+	}
+	return fmt.Sprintf("the session's license (%s) cannot be terminated remotely", t)
+}
+
+// Decide applies "Who may do what" (docs/architecture.md) to a session of
+// source src read fresh from upstream. What the source forbids (checked
+// out or borrowed, a type it cannot end) and what the config forbids (too
+// young) comes first and is the same for everyone; then ownership and
+// permissions. An unknown source ends nothing.
+func (p *Policy) Decide(g *Grant, src string, sess *source.Session, licenseType string, now time.Time) Verdict {
+	ps, known := p.sources[src]
+	ok, code := false, source.CodeNotTerminable
+	if known && ps.term != nil {
+		ok, code = ps.term.Terminable(sess, licenseType)
+	}
+	if !ok {
+		why := whyNotTerminable(code, ps.typ)
 		return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: why,
-			Reason: fmt.Sprintf("the session's license is %s, not cloud_sign_in; only Cloud Sign-in sessions can be terminated", t)}
+			Reason: notTerminableReason(why, ps.typ, licenseType)}
 	}
 	if age := now.Sub(sess.StartedAt); p.minAge > 0 && age < p.minAge {
 		return Verdict{Status: http.StatusConflict, Outcome: OutcomeNotTerminable, Why: WhyTooYoung,
 			Reason: fmt.Sprintf("the session started less than terminate.min_session_age (%s) ago", p.minAge)}
 	}
-	if g.Owns(sess) {
+	if g.Owns(src, sess) {
 		if g.View || g.Terminate {
 			return Verdict{Allowed: true, Reason: "own session"}
 		}

@@ -39,10 +39,21 @@ type verdict struct {
 	retryAfter string // the Retry-After header; "" for none
 }
 
+// route is what the URL's source came to.
+type route int
+
+const (
+	routeOK            route = iota // source names a configured source
+	routeUnknownSource              // the URL names no configured source
+	routeAmbiguous                  // the path without a source, with several configured
+)
+
 // terminateInput is everything a decision depends on.
 type terminateInput struct {
 	policy  *Policy
 	grant   *Grant
+	route   route
+	source  string           // the configured source's name (routeOK)
 	session string           // the id from the URL, cleaned; "" if unusable
 	snap    *source.Snapshot // nil until upstream is read
 	dryRun  bool
@@ -61,6 +72,13 @@ func decide(in terminateInput) verdict {
 	if !in.grant.View && !in.grant.Terminate {
 		return refusal(http.StatusForbidden, OutcomeDenied, WhyNoPermission, "your roles grant neither view_monitor nor terminate_sessions")
 	}
+	switch in.route {
+	case routeAmbiguous:
+		return refusal(http.StatusBadRequest, OutcomeBadRequest, "",
+			"several sources are configured, so the path must name one: POST "+sourceTerminatePath)
+	case routeUnknownSource:
+		return refusal(http.StatusNotFound, OutcomeNotFound, "", "no such source")
+	}
 	if in.session == "" {
 		return refusal(http.StatusNotFound, OutcomeNotFound, "", "no such session")
 	}
@@ -72,7 +90,7 @@ func decide(in terminateInput) verdict {
 	if sess == nil {
 		return refusal(http.StatusNotFound, OutcomeNotFound, "", "no such session (it may have ended)")
 	}
-	pv := in.policy.Decide(in.grant, sess, licType, in.now)
+	pv := in.policy.Decide(in.grant, in.source, sess, licType, in.now)
 	if !pv.Allowed {
 		v := refusal(pv.Status, pv.Outcome, pv.Why, pv.Reason)
 		v.owner = sess.User
@@ -85,10 +103,10 @@ func decide(in terminateInput) verdict {
 	return verdict{next: stepTerminate, allow: true, reason: pv.Reason, owner: sess.User, session: sess.ID}
 }
 
-// afterTerminate is the verdict after the upstream terminate call: the one
-// place where its error becomes an answer. An allowed request that fails
-// upstream stays "allow" in the audit.
-func afterTerminate(v verdict, err error) verdict {
+// afterTerminate is the verdict after the upstream terminate call of a
+// source of type typ: the one place where its error becomes an answer. An
+// allowed request that fails upstream stays "allow" in the audit.
+func afterTerminate(v verdict, err error, typ string) verdict {
 	v.next = stepAnswer
 	if err == nil {
 		v.status, v.outcome, v.upstream = http.StatusOK, OutcomeTerminated, "accepted"
@@ -102,7 +120,7 @@ func afterTerminate(v verdict, err error) verdict {
 	case ue != nil && ue.Status == http.StatusNotFound:
 		v.status, v.outcome, v.reason = http.StatusNotFound, OutcomeNotFound, "upstream no longer knows the session (it has ended)"
 	case ue != nil && ue.Status == http.StatusConflict:
-		v.status, v.outcome, v.why = http.StatusConflict, OutcomeNotTerminable, whyNotTerminable(ue.Code)
+		v.status, v.outcome, v.why = http.StatusConflict, OutcomeNotTerminable, whyNotTerminable(ue.Code, typ)
 		v.reason = "upstream refused: the session is not terminable (" + ue.Code + ")"
 	default:
 		v.status, v.outcome = http.StatusBadGateway, OutcomeUpstreamError

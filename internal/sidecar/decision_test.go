@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
+	"github.com/license-monitor/license-monitor/source/flexlm"
 )
 
 // decisionSnapshot has one session of each kind for bob and one for carol.
@@ -78,7 +80,7 @@ terminate: {min_session_age: 5m}
 	} {
 		t.Run(fmt.Sprintf("%s/%s/snapshot=%v/dry_run=%v", c.who, c.session, c.snap != nil, c.dryRun), func(t *testing.T) {
 			g := grants[c.who]
-			got := decide(terminateInput{policy: p, grant: &g, session: c.session, snap: c.snap, dryRun: c.dryRun, now: testNow})
+			got := decide(terminateInput{policy: p, grant: &g, source: "a", session: c.session, snap: c.snap, dryRun: c.dryRun, now: testNow})
 			if got.next != stepRead && got.reason == "" {
 				t.Error("no reason for the audit line")
 			}
@@ -123,7 +125,7 @@ func TestAfterTerminate(t *testing.T) {
 			"the upstream terminate call failed: error", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := afterTerminate(allowed, c.err)
+			got := afterTerminate(allowed, c.err, "csi")
 			if got.reason != c.wantReason || got.answer != c.wantAnswer {
 				t.Errorf("reason %q answer %q, want %q %q", got.reason, got.answer, c.wantReason, c.wantAnswer)
 			}
@@ -165,5 +167,142 @@ func TestAuditUnavailable(t *testing.T) {
 	if v.next != stepAnswer || v.session != "" || v.status != http.StatusServiceUnavailable || !v.allow ||
 		v.outcome != OutcomeAuditFailed || v.upstream != UpstreamNotCalled || v.owner != "bob@acme.example" {
 		t.Errorf("auditUnavailable: %+v", v)
+	}
+}
+
+// TestDecideFlexLM: the permission matrix for a FlexLM source, with the
+// source's own Terminable: floating and not borrowed only, each refusal
+// worded for FlexLM. Aliases give bob another upstream name there.
+func TestDecideFlexLM(t *testing.T) {
+	cfg, err := config.LoadSidecar([]byte(`sources:
+  - {name: csi-a, type: csi, url: "http://127.0.0.1:1/x"}
+  - {name: flex, type: flexlm, license_server: "27000@lic-a", lmutil: /nonexistent/lmutil}
+roles:
+  account_administrator: [view_monitor, terminate_sessions]
+  license_monitor: [view_monitor]
+users: {admin: [account_administrator], bob: [license_monitor], carol: [license_monitor]}
+user_aliases:
+  bob: {csi-a: bob@acme.example, flex: bob}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testPolicy(t, cfg)
+	old := testNow.Add(-2 * time.Hour)
+	snap := &source.Snapshot{
+		Licenses: []source.License{
+			{ID: "csi:ETABS", Type: flexlm.TypeFloating},
+			{ID: "csi:SAP2000:23.1", Type: flexlm.TypeNodelocked},
+			{ID: "csi:SAFE", Type: flexlm.TypeUncounted},
+		},
+		Sessions: []source.Session{
+			{ID: "bob-floating", LicenseID: "csi:ETABS", User: "bob", StartedAt: old},
+			{ID: "bob-borrowed", LicenseID: "csi:ETABS", User: "bob", StartedAt: old, CheckedOut: true},
+			{ID: "bob-nodelocked", LicenseID: "csi:SAP2000:23.1", User: "bob", StartedAt: old},
+			{ID: "bob-uncounted", LicenseID: "csi:SAFE", User: "bob", StartedAt: old},
+			{ID: "bob-unlisted", LicenseID: "csi:GONE", User: "bob", StartedAt: old},
+			// The CSI name of bob is not his FlexLM name.
+			{ID: "bobmail-floating", LicenseID: "csi:ETABS", User: "bob@acme.example", StartedAt: old},
+		},
+	}
+	notFloating := func(owner string) verdict {
+		return verdict{status: 409, outcome: OutcomeNotTerminable, why: WhyNotFloating, owner: owner}
+	}
+	borrowed := verdict{status: 409, outcome: OutcomeNotTerminable, why: WhyCheckedOut, owner: "bob"}
+	type row struct {
+		who, session string
+		want         verdict
+	}
+	var rows []row
+	for _, who := range []string{"bob", "admin", "carol", "anonymous"} {
+		// Terminability is the same for everyone with a permission.
+		for id, v := range map[string]verdict{
+			"bob-borrowed": borrowed, "bob-nodelocked": notFloating("bob"), "bob-uncounted": notFloating("bob"), "bob-unlisted": notFloating("bob"),
+		} {
+			if who == "anonymous" {
+				v = verdict{status: 403, outcome: OutcomeDenied, why: WhyNoPermission}
+			}
+			rows = append(rows, row{who, id, v})
+		}
+	}
+	allowed := func(owner, id string) verdict {
+		return verdict{next: stepTerminate, allow: true, owner: owner, session: id}
+	}
+	rows = append(rows,
+		row{"bob", "bob-floating", allowed("bob", "bob-floating")},
+		row{"admin", "bob-floating", allowed("bob", "bob-floating")},
+		row{"carol", "bob-floating", verdict{status: 403, outcome: OutcomeDenied, why: WhyNotYours, owner: "bob"}},
+		row{"anonymous", "bob-floating", verdict{status: 403, outcome: OutcomeDenied, why: WhyNoPermission}},
+		row{"bob", "bobmail-floating", verdict{status: 403, outcome: OutcomeDenied, why: WhyNotYours, owner: "bob@acme.example"}},
+		row{"bob", "gone", verdict{status: 404, outcome: OutcomeNotFound}},
+	)
+	for _, r := range rows {
+		for _, dry := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/%s/dry_run=%v", r.who, r.session, dry), func(t *testing.T) {
+				g := p.GrantOf(Identity{Name: r.who, Source: SourceBasicAuth})
+				want := r.want
+				if dry && want.next == stepTerminate {
+					want = verdict{status: 200, allow: true, outcome: OutcomeDryRun, owner: want.owner}
+				}
+				got := decide(terminateInput{policy: p, grant: &g, source: "flex", session: r.session, snap: snap, dryRun: dry, now: testNow})
+				if got.reason == "" {
+					t.Error("no reason for the audit line")
+				}
+				if want.why == WhyCheckedOut && !strings.Contains(got.reason, "borrowed") ||
+					want.why == WhyNotFloating && !strings.Contains(got.reason, "not floating") {
+					t.Errorf("reason %q is not worded for FlexLM", got.reason)
+				}
+				got.reason, got.answer = "", ""
+				if got != want {
+					t.Errorf("got %+v\nwant %+v", got, want)
+				}
+			})
+		}
+	}
+
+	// The same ids on the CSI source are judged by CSI's rule and bob's
+	// CSI name.
+	g := p.GrantOf(Identity{Name: "bob", Source: SourceBasicAuth})
+	csiSnap := decisionSnapshot()
+	if got := decide(terminateInput{policy: p, grant: &g, source: "csi-a", session: "bob-cloudkey", snap: csiSnap, now: testNow}); got.why != WhyNotCloudSignIn {
+		t.Errorf("CSI cloud_key: %+v", got)
+	}
+	if got := decide(terminateInput{policy: p, grant: &g, source: "csi-a", session: "bob-signin", snap: csiSnap, now: testNow}); got.next != stepTerminate {
+		t.Errorf("CSI sign-in of bob@acme.example, bob's CSI alias: %+v", got)
+	}
+}
+
+// Where the path cannot pick a source, nothing is read, and nobody without
+// a permission learns even that.
+func TestDecideRoutes(t *testing.T) {
+	g := Grant{View: true}
+	for _, c := range []struct {
+		route route
+		grant Grant
+		want  verdict
+	}{
+		{routeAmbiguous, g, verdict{status: 400, outcome: OutcomeBadRequest}},
+		{routeUnknownSource, g, verdict{status: 404, outcome: OutcomeNotFound}},
+		{routeAmbiguous, Grant{}, verdict{status: 403, outcome: OutcomeDenied, why: WhyNoPermission}},
+	} {
+		got := decide(terminateInput{grant: &c.grant, route: c.route, session: "S-1", now: testNow})
+		got.reason = ""
+		if got != c.want {
+			t.Errorf("route %d: %+v, want %+v", c.route, got, c.want)
+		}
+	}
+}
+
+// A 409 from lmremove's source maps to FlexLM's words.
+func TestAfterTerminateFlexLM(t *testing.T) {
+	allowed := verdict{next: stepTerminate, allow: true, owner: "bob", session: "S-1"}
+	for code, why := range map[string]string{source.CodeCheckedOut: WhyCheckedOut, source.CodeNotTerminable: WhyNotFloating} {
+		v := afterTerminate(allowed, &source.Error{Reason: source.ReasonHTTP4xx, Status: 409, Code: code}, "flexlm")
+		if v.status != 409 || v.why != why {
+			t.Errorf("%s: %+v", code, v)
+		}
+	}
+	if whyText(WhyCheckedOut, "flexlm") != "Borrowed" || whyText(WhyCheckedOut, "csi") != "Checked out" || whyText(WhyNotFloating, "flexlm") != "Not a floating seat" {
+		t.Error("the page's words are not per type")
 	}
 }

@@ -20,6 +20,7 @@ const maxDenialRows = 1000
 
 // DenialView is one refused license request of the last 24 hours.
 type DenialView struct {
+	Source      string    `json:"source"`
 	Time        time.Time `json:"time"`
 	User        string    `json:"user"`
 	Host        string    `json:"host"`
@@ -30,8 +31,8 @@ type DenialView struct {
 }
 
 // denialReads lets concurrent views of one config share a denials read,
-// as viewReader does for the snapshot; keyed by the state, so a reload
-// starts afresh.
+// as viewReader does for the snapshot; keyed by the source's state, so a
+// reload starts afresh.
 var denialReads singleflight.Group
 
 // errNoDenials says the source, or its account, keeps no denials.
@@ -40,14 +41,14 @@ var errNoDenials = errors.New("no denial records")
 // readDenials reads the denials of the 24 hours before until (the
 // snapshot's upstream time), newest first, each id once, at most
 // maxDenialRows. errNoDenials when the source has none to read.
-func readDenials(ctx context.Context, st *state, until time.Time) ([]DenialView, error) {
-	src, ok := st.src.(source.Denials)
+func readDenials(ctx context.Context, u *upstream, until time.Time) ([]DenialView, error) {
+	src, ok := u.src.(source.Denials)
 	if !ok {
 		return nil, errNoDenials
 	}
-	v, err, _ := denialReads.Do(fmt.Sprintf("%p", st), func() (any, error) {
+	v, err, _ := denialReads.Do(fmt.Sprintf("%p", u), func() (any, error) {
 		// Not cancelled when the first caller leaves: others may wait.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.timeout)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.timeout)
 		defer cancel()
 		seen := map[string]bool{}
 		var out []DenialView
@@ -56,7 +57,7 @@ func readDenials(ctx context.Context, st *state, until time.Time) ([]DenialView,
 				return // the API may send an event again
 			}
 			seen[d.ID] = true
-			out = append(out, DenialView{Time: d.Time, User: d.User, Host: d.Host, Product: d.Product,
+			out = append(out, DenialView{Source: u.name, Time: d.Time, User: d.User, Host: d.Host, Product: d.Product,
 				Edition: d.Edition, LicenseType: d.LicenseType, Reason: string(d.Reason)})
 		})
 		if errors.Is(err, source.ErrNotSupported) {
@@ -75,19 +76,26 @@ func readDenials(ctx context.Context, st *state, until time.Time) ([]DenialView,
 	return rows, err
 }
 
-// addDenials fills the view's denials, narrowed to userFilter. A failed
-// read is counted and shown, but never hides the sessions.
-func (s *Server) addDenials(ctx context.Context, st *state, v *MonitorView, userFilter string) {
-	rows, err := readDenials(ctx, st, v.GeneratedAt)
+// addDenials adds source u's denials to the view, narrowed to
+// userFilter, and records on sv whether it has any. A failed read is
+// counted and shown, but never hides the sessions.
+func (s *Server) addDenials(ctx context.Context, u *upstream, v *MonitorView, sv *SourceView, userFilter string) {
+	rows, err := readDenials(ctx, u, sv.GeneratedAt)
 	switch {
 	case errors.Is(err, errNoDenials):
 		return
 	case err != nil:
 		s.upstreamFailed(err)
-		v.DenialsError = "cannot read the denials: " + upstreamResult(err)
+		sv.DenialsError = "cannot read the denials: " + upstreamResult(err)
+		if v.DenialsError == "" {
+			v.DenialsError = sv.DenialsError
+			if len(v.Sources) > 1 {
+				v.DenialsError = u.name + ": " + sv.DenialsError
+			}
+		}
 		return
 	}
-	v.DenialsAvailable = true
+	sv.DenialsAvailable, v.DenialsAvailable = true, true
 	for _, d := range rows {
 		if userFilter == "" || d.User == userFilter {
 			v.Denials = append(v.Denials, d)

@@ -35,7 +35,7 @@ func TestReadDenials(t *testing.T) {
 		{ID: "D-2", Time: at(-5), User: "bob", Host: "WS-2", Product: "SAFE", Reason: source.DenialOther},
 		{ID: "D-1", Time: at(-60), User: "ann", Host: "WS-1", Product: "ETABS", Reason: source.DenialNoSeat},
 	}}
-	st := &state{src: up, timeout: time.Second}
+	st := &upstream{name: "a", src: up, timeout: time.Second}
 	rows, err := readDenials(context.Background(), st, testNow)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestReadDenials(t *testing.T) {
 	if !up.since.Equal(testNow.Add(-24 * time.Hour)) {
 		t.Errorf("since %v, want 24 hours before the snapshot", up.since)
 	}
-	if len(rows) != 2 || rows[0].User != "bob" || rows[1].User != "ann" || rows[1].Host != "WS-1" {
+	if len(rows) != 2 || rows[0].User != "bob" || rows[1].User != "ann" || rows[1].Host != "WS-1" || rows[0].Source != "a" {
 		t.Errorf("rows (newest first, each id once): %+v", rows)
 	}
 
@@ -51,7 +51,7 @@ func TestReadDenials(t *testing.T) {
 	if _, err := readDenials(context.Background(), st, testNow); !errors.Is(err, errNoDenials) {
 		t.Errorf("404: %v", err)
 	}
-	if _, err := readDenials(context.Background(), &state{src: nil, timeout: time.Second}, testNow); !errors.Is(err, errNoDenials) {
+	if _, err := readDenials(context.Background(), &upstream{name: "b", src: nil, timeout: time.Second}, testNow); !errors.Is(err, errNoDenials) {
 		t.Errorf("a source without denials: %v", err)
 	}
 }
@@ -64,14 +64,14 @@ func TestPageShowsDenials(t *testing.T) {
 		}
 		return b.String()
 	}
-	v := &MonitorView{GeneratedAt: testNow, DenialsAvailable: true, Denials: []DenialView{
-		{Time: testNow, User: "<ann>", Host: "WS-1", Product: "ETABS", Edition: "Ultimate", Reason: "not_in_license_group"},
+	v := &MonitorView{GeneratedAt: testNow, DenialsAvailable: true, Sources: []SourceView{{Name: "a", Type: "csi", DenialsAvailable: true}}, Denials: []DenialView{
+		{Source: "a", Time: testNow, User: "<ann>", Host: "WS-1", Product: "ETABS", Edition: "Ultimate", Reason: "not_in_license_group"},
 	}}
 	page := render(v)
 	if !strings.Contains(page, "&lt;ann&gt;") || !strings.Contains(page, "Not in license group") || !strings.Contains(page, "1 refused request,") {
 		t.Errorf("page:\n%s", page)
 	}
-	if page := render(&MonitorView{GeneratedAt: testNow}); !strings.Contains(page, "keeps no record") {
+	if page := render(&MonitorView{GeneratedAt: testNow, Sources: []SourceView{{Name: "a", Type: "csi"}}}); !strings.Contains(page, "keeps no record") {
 		t.Error("an account without denials is not said to be one")
 	}
 	if page := render(&MonitorView{GeneratedAt: testNow, DenialsError: "cannot read the denials: http_5xx"}); !strings.Contains(page, "http_5xx") {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/testenv"
+	"github.com/license-monitor/license-monitor/source"
 	"github.com/license-monitor/license-monitor/source/csi"
 )
 
@@ -230,6 +231,13 @@ terminate:
 // users (basic auth on) or an empty one (proxy only).
 func startSidecar(t *testing.T, up *fakeUpstream, extra string, basicAuth bool) *testSidecar {
 	t.Helper()
+	return startSidecarYAML(t, func(tokenFile string) string { return sidecarYAML(up, tokenFile, extra) }, basicAuth)
+}
+
+// startSidecarYAML serves the config that yaml makes, given the file that
+// holds the upstream token.
+func startSidecarYAML(t *testing.T, yaml func(tokenFile string) string, basicAuth bool) *testSidecar {
+	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "upstream.token")
 	if err := os.WriteFile(tokenFile, []byte(upstreamToken+"\n"), 0o600); err != nil {
@@ -250,7 +258,7 @@ func startSidecar(t *testing.T, up *fakeUpstream, extra string, basicAuth bool) 
 	if err := os.WriteFile(webCfg, []byte(wb.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.LoadSidecar([]byte(sidecarYAML(up, tokenFile, extra)), dir)
+	cfg, err := config.LoadSidecar([]byte(yaml(tokenFile)), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,9 +405,13 @@ func mustConfig(t *testing.T, up *fakeUpstream, ts *testSidecar, extra string) *
 // testPolicy is cfg's policy, with its source's own terminate rule.
 func testPolicy(tb testing.TB, cfg *config.Sidecar) *Policy {
 	tb.Helper()
-	src, err := newUpstream(cfg, "license_sidecar/test")
-	if err != nil {
-		tb.Fatal(err)
+	srcs := map[string]source.Terminator{}
+	for i := range cfg.Sources {
+		src, err := newUpstream(&cfg.Sources[i], "license_sidecar/test")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		srcs[cfg.Sources[i].Name] = src
 	}
-	return NewPolicy(cfg, src)
+	return NewPolicy(cfg, srcs)
 }

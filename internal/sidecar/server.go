@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,13 @@ import (
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/serve"
 	"github.com/license-monitor/license-monitor/source"
+)
+
+// The terminate paths: the first names the source; the second, from
+// before several sources, stays for a config with exactly one.
+const (
+	sourceTerminatePath = "/api/v1/sources/{source}/sessions/{id}/terminate"
+	legacyTerminatePath = "/api/v1/sessions/{id}/terminate"
 )
 
 const (
@@ -80,9 +88,36 @@ type Server struct {
 type state struct {
 	cfg     *config.Sidecar
 	policy  *Policy
-	src     Upstream
-	timeout time.Duration
-	view    *viewReader
+	sources []*upstream // in the config's order
+}
+
+// upstream is one configured source as the sidecar uses it.
+type upstream struct {
+	name, typ string
+	src       Upstream
+	timeout   time.Duration
+	view      *viewReader
+}
+
+// close lets go of what the sources hold open (FlexLM's denials_log).
+func (st *state) close() error {
+	var errs []error
+	for _, u := range st.sources {
+		if c, ok := u.src.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// source returns the source named name, or nil.
+func (st *state) source(name string) *upstream {
+	for _, u := range st.sources {
+		if u.name == name {
+			return u
+		}
+	}
+	return nil
 }
 
 // Upstream is what the sidecar needs of a source: reading it and ending
@@ -92,16 +127,16 @@ type Upstream interface {
 	source.Terminator
 }
 
-// newUpstream opens the config's source: the one place the sidecar chooses
+// newUpstream opens one source block: the one place the sidecar chooses
 // its implementation, through the registry (source/all).
-func newUpstream(cfg *config.Sidecar, userAgent string) (Upstream, error) {
-	src, err := cfg.Source.Open(userAgent)
+func newUpstream(sc *config.Source, userAgent string) (Upstream, error) {
+	src, err := sc.Open(userAgent)
 	if err != nil {
 		return nil, err
 	}
 	up, ok := src.(Upstream)
 	if !ok {
-		return nil, fmt.Errorf("type %q cannot end sessions, which the sidecar is for", cfg.Source.Type)
+		return nil, fmt.Errorf("type %q cannot end sessions, which the sidecar is for", sc.Type)
 	}
 	return up, nil
 }
@@ -130,6 +165,7 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 	}
 	if opts.WebConfigFile != "" {
 		if s.login, err = newLogin(opts.WebConfigFile, opts.Logger, opts.Now, s.authFailures, s.authThrottled); err != nil {
+			_ = st.close()
 			return nil, fmt.Errorf("--web.config.file: %w", err)
 		}
 	}
@@ -137,6 +173,7 @@ func New(cfg *config.Sidecar, opts Options) (*Server, error) {
 		if s.login != nil {
 			_ = s.login.close()
 		}
+		_ = st.close()
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
 	_ = s.reloads.Apply(func() ([]any, error) { s.apply(st); return configAttrs(cfg), nil })
@@ -194,13 +231,22 @@ func (s *Server) initMetrics() {
 }
 
 func (s *Server) newState(cfg *config.Sidecar) (*state, error) {
-	src, err := newUpstream(cfg, s.opts.UserAgent)
-	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+	st := &state{cfg: cfg}
+	terms := map[string]source.Terminator{}
+	for i := range cfg.Sources {
+		sc := &cfg.Sources[i]
+		src, err := newUpstream(sc, s.opts.UserAgent)
+		if err != nil {
+			_ = st.close()
+			return nil, fmt.Errorf("source %q: %w", sc.Name, err)
+		}
+		timeout := time.Duration(sc.Timeout)
+		st.sources = append(st.sources, &upstream{name: sc.Name, typ: sc.Type, src: src, timeout: timeout,
+			view: &viewReader{src: src, timeout: timeout}})
+		terms[sc.Name] = src
 	}
-	timeout := time.Duration(cfg.Source.Timeout)
-	return &state{cfg: cfg, policy: NewPolicy(cfg, src), src: src, timeout: timeout,
-		view: &viewReader{src: src, timeout: timeout}}, nil
+	st.policy = NewPolicy(cfg, terms)
+	return st, nil
 }
 
 func (s *Server) apply(st *state) {
@@ -241,15 +287,27 @@ func (s *Server) swap(cfg *config.Sidecar) ([]any, error) {
 	}
 	// Reopened on every reload, so a rotated audit file is let go.
 	if err := s.audit.reopen(cfg.AuditLog, s.opts.Stdout); err != nil {
+		_ = st.close()
 		return nil, fmt.Errorf("audit_log: %w", err)
 	}
+	old := s.state.Load()
 	s.apply(st)
+	if old != nil {
+		// A view still reading an old source gets a closed tail's nothing.
+		if err := old.close(); err != nil {
+			s.logger.Warn("cannot close a replaced source", "err", err)
+		}
+	}
 	return configAttrs(cfg), nil
 }
 
 // configAttrs describe a config in the log, without its secrets.
 func configAttrs(cfg *config.Sidecar) []any {
-	return []any{"source_name", cfg.Source.Name, "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil}
+	names := make([]string, len(cfg.Sources))
+	for i := range cfg.Sources {
+		names[i] = cfg.Sources[i].Name
+	}
+	return []any{"sources", strings.Join(names, ","), "dry_run", cfg.Terminate.DryRun, "proxy_auth", cfg.Auth.Proxy != nil}
 }
 
 // Handler serves every endpoint.
@@ -272,7 +330,7 @@ func (s *Server) Close() error {
 		close(s.stopFlush)
 		<-s.flushDone
 		s.flushSummaries(true)
-		s.closeErr = s.audit.close()
+		s.closeErr = errors.Join(s.audit.close(), s.state.Load().close())
 		if s.login != nil {
 			s.closeErr = errors.Join(s.closeErr, s.login.close())
 		}
@@ -284,7 +342,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.servePage)
 	mux.HandleFunc("GET /api/v1/monitor", s.serveMonitorJSON)
-	mux.HandleFunc("POST /api/v1/sessions/{id}/terminate", s.serveTerminate)
+	mux.HandleFunc("POST "+sourceTerminatePath, s.serveTerminate)
+	mux.HandleFunc("POST "+legacyTerminatePath, s.serveTerminate)
 	mux.Handle("GET /static/", staticHandler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /-/healthy", serve.Healthy)

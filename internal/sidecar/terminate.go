@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/license-monitor/license-monitor/source"
@@ -19,7 +20,8 @@ type terminateAnswer struct {
 	DryRun  bool   `json:"dry_run"`
 }
 
-// serveTerminate is POST /api/v1/sessions/{id}/terminate. It does the HTTP
+// serveTerminate is POST /api/v1/sources/{source}/sessions/{id}/terminate,
+// and /api/v1/sessions/{id}/terminate for a single source. It does the HTTP
 // part: identity, rate limit and body, the answer and the audit. Nothing is
 // written before the identity and the rate limit are checked, and refusals
 // are collapsed (collapser), so that no caller can fill the audit log.
@@ -29,6 +31,10 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	rec := AuditRecord{RequestID: newRequestID(), Session: cleanID(r.PathValue("id")), Remote: remoteHost(r),
 		Upstream: UpstreamNotCalled, DryRun: st.cfg.Terminate.DryRun}
 	w.Header().Set("X-Request-Id", rec.RequestID)
+	rt, u := resolveSource(st, r)
+	if u != nil {
+		rec.Source, rec.SourceType = u.name, u.typ
+	}
 	id, err := s.caller(r, st)
 	if err != nil {
 		s.audited(rec, refusal(http.StatusUnauthorized, OutcomeUnauthenticated, "", err.Error()))
@@ -46,21 +52,40 @@ func (s *Server) serveTerminate(w http.ResponseWriter, r *http.Request) {
 	case !bodyWithin(w, r, maxBodyBytes):
 		v = bodyTooLarge()
 	default:
-		v = s.terminate(r.Context(), st, terminateInput{
-			policy: st.policy, grant: &grant, session: rec.Session, dryRun: st.cfg.Terminate.DryRun, now: now,
+		v = s.terminate(r.Context(), st, u, terminateInput{
+			policy: st.policy, grant: &grant, route: rt, source: rec.Source, session: rec.Session,
+			dryRun: st.cfg.Terminate.DryRun, now: now,
 		}, rec)
 	}
 	s.answer(w, rec, v)
 }
 
-// terminate does the I/O around decide: the read it asks for, then the
-// attempt line and the terminate call it allows.
-func (s *Server) terminate(ctx context.Context, st *state, in terminateInput, rec AuditRecord) verdict {
+// resolveSource finds the source a terminate path names: the {source}
+// segment, or the only source for the path without one. u is nil unless
+// the route is routeOK.
+func resolveSource(st *state, r *http.Request) (route, *upstream) {
+	name := r.PathValue("source")
+	if name == "" {
+		if len(st.sources) != 1 {
+			return routeAmbiguous, nil
+		}
+		return routeOK, st.sources[0]
+	}
+	if u := st.source(name); u != nil {
+		return routeOK, u
+	}
+	return routeUnknownSource, nil
+}
+
+// terminate does the I/O around decide on source u (nil unless the route
+// is routeOK): the read it asks for, then the attempt line and the
+// terminate call it allows.
+func (s *Server) terminate(ctx context.Context, st *state, u *upstream, in terminateInput, rec AuditRecord) verdict {
 	v := decide(in)
 	if v.next == stepRead {
 		// Fresh, not shared with views: the decision rests on this read.
-		rctx, cancel := context.WithTimeout(ctx, st.timeout)
-		snap, err := source.ReadAll(rctx, st.src)
+		rctx, cancel := context.WithTimeout(ctx, u.timeout)
+		snap, err := source.ReadAll(rctx, u.src)
 		cancel()
 		if err != nil {
 			s.upstreamFailed(err)
@@ -81,11 +106,11 @@ func (s *Server) terminate(ctx context.Context, st *state, in terminateInput, re
 	// Sent once, and finished even if the caller leaves: terminate is not
 	// idempotent, and a retry after a timeout could act twice or on a
 	// changed session. The caller decides.
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.timeout)
-	err := st.src.Terminate(tctx, v.session)
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.timeout)
+	err := u.src.Terminate(tctx, v.session)
 	cancel()
-	st.view.invalidate()
-	v = afterTerminate(v, err)
+	u.view.invalidate()
+	v = afterTerminate(v, err, u.typ)
 	if v.outcome == OutcomeUpstreamError {
 		s.upstreamFailed(err)
 	}
@@ -173,14 +198,19 @@ func bodyWithin(w http.ResponseWriter, r *http.Request, limit int64) bool {
 // runs before routing, so only terminate requests are audited.
 func (s *Server) serveCrossOriginDenied(w http.ResponseWriter, r *http.Request) {
 	const reason = "cross-origin browser request refused"
-	id := sessionFromPath(r.URL.Path)
-	if id == "" {
+	src, id, ok := sessionFromPath(r.URL.Path)
+	if !ok {
 		http.Error(w, reason, http.StatusForbidden)
 		return
 	}
 	rec := AuditRecord{RequestID: newRequestID(), Session: cleanID(id), Remote: remoteHost(r), Upstream: UpstreamNotCalled}
 	w.Header().Set("X-Request-Id", rec.RequestID)
 	st := s.state.Load()
+	if u := st.source(src); u != nil {
+		rec.Source, rec.SourceType = u.name, u.typ
+	} else if src == "" && len(st.sources) == 1 {
+		rec.Source, rec.SourceType = st.sources[0].name, st.sources[0].typ
+	}
 	if id, err := s.caller(r, st); err == nil {
 		g := st.policy.GrantOf(id)
 		rec.Identity, rec.IdentitySource, rec.Roles = id.Name, id.Source, g.Roles
@@ -188,14 +218,29 @@ func (s *Server) serveCrossOriginDenied(w http.ResponseWriter, r *http.Request) 
 	s.answer(w, rec, refusal(http.StatusForbidden, OutcomeCrossOrigin, "", reason))
 }
 
-// sessionFromPath picks the id out of /api/v1/sessions/{id}/terminate for
-// the audit line of a request refused before routing.
-func sessionFromPath(p string) string {
-	const prefix, suffix = "/api/v1/sessions/", "/terminate"
-	if len(p) > len(prefix)+len(suffix) && p[:len(prefix)] == prefix && p[len(p)-len(suffix):] == suffix {
-		return p[len(prefix) : len(p)-len(suffix)]
+// sessionFromPath picks the source and id out of a terminate path, for
+// the audit line of a request refused before routing; src is "" for the
+// path without a source.
+func sessionFromPath(p string) (src, id string, ok bool) {
+	rest, found := strings.CutPrefix(p, "/api/v1/")
+	if !found {
+		return "", "", false
 	}
-	return ""
+	rest, found = strings.CutSuffix(rest, "/terminate")
+	if !found {
+		return "", "", false
+	}
+	if r, isSource := strings.CutPrefix(rest, "sources/"); isSource {
+		src, rest, found = strings.Cut(r, "/")
+		if !found || src == "" || strings.Contains(src, "/") {
+			return "", "", false
+		}
+	}
+	id, found = strings.CutPrefix(rest, "sessions/")
+	if !found || id == "" || strings.Contains(id, "/") {
+		return "", "", false
+	}
+	return src, id, true
 }
 
 // cleanID bounds and checks a session id from the URL; "" if unusable.

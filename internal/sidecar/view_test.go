@@ -22,7 +22,7 @@ func TestPageRowCap(t *testing.T) {
 	snap, p := bigSnapshot(maxPageRows+500), benchPolicyT(t)
 	id := Identity{Name: "user1@acme.example", Source: SourceBasicAuth}
 	g := p.GrantOf(id)
-	v := buildView(snap, p, id, &g, "", false, testNow)
+	v := buildView(oneSource(snap), p, id, &g, "", false, testNow)
 	var buf bytes.Buffer
 	if err := pageTmpl.ExecuteTemplate(&buf, "index.html", newPageView(v)); err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestMonitorJSON(t *testing.T) {
 	if v.Identity != "bob" || v.CanTerminateOthers || len(v.Sessions) != len(owners)*len(kinds) {
 		t.Errorf("view: identity %q others %v, %d sessions", v.Identity, v.CanTerminateOthers, len(v.Sessions))
 	}
-	wantProducts := []ProductView{{"ETABS", 15, 9, 1}, {"SAFE", 4, 4, 0}}
+	wantProducts := []ProductView{{"acme", "ETABS", 15, 9, 1}, {"acme", "SAFE", 4, 4, 0}}
 	if !slices.Equal(v.Products, wantProducts) {
 		t.Errorf("products %+v, want %+v", v.Products, wantProducts)
 	}
@@ -144,7 +144,7 @@ func TestPage(t *testing.T) {
 			t.Errorf("%s shows %q, want %q", id, whys[id], text)
 		}
 	}
-	for _, need := range []string{`<th scope="col">User</th>`, `<meter`, `<label for="gauge-0">ETABS</label>`, `role="status"`, `<dialog id="confirm"`} {
+	for _, need := range []string{`<th scope="col">User</th>`, `<meter`, `<label for="gauge-0-0">ETABS</label>`, `role="status"`, `<dialog id="confirm"`} {
 		if !strings.Contains(ans.body, need) {
 			t.Errorf("page lacks %s", need)
 		}
@@ -206,6 +206,11 @@ func bigSnapshot(sessions int) *source.Snapshot {
 	return snap
 }
 
+// oneSource is snap as the only source, "a", of the test configs.
+func oneSource(snap *source.Snapshot) []sourceSnap {
+	return []sourceSnap{{name: "a", typ: "csi", snap: snap}}
+}
+
 func benchPolicy(b *testing.B) *Policy { return benchPolicyT(b) }
 
 func benchPolicyT(tb testing.TB) *Policy {
@@ -226,7 +231,7 @@ func BenchmarkBuildView(b *testing.B) {
 	g := p.GrantOf(id)
 	b.ReportAllocs()
 	for b.Loop() {
-		buildView(snap, p, id, &g, "", false, testNow)
+		buildView(oneSource(snap), p, id, &g, "", false, testNow)
 	}
 }
 
@@ -235,7 +240,7 @@ func BenchmarkRenderPage(b *testing.B) {
 	snap, p := bigSnapshot(20000), benchPolicy(b)
 	id := Identity{Name: "user1@acme.example", Source: SourceBasicAuth}
 	g := p.GrantOf(id)
-	v := buildView(snap, p, id, &g, "", false, testNow)
+	v := buildView(oneSource(snap), p, id, &g, "", false, testNow)
 	w := &countingWriter{}
 	b.ReportAllocs()
 	for b.Loop() {

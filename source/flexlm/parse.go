@@ -166,7 +166,7 @@ func Parse(out []byte, now time.Time, loc *time.Location) (*Status, error) {
 
 func newParser(now time.Time, loc *time.Location) parser {
 	now = now.In(loc)
-	p := parser{st: &Status{}, now: now, loc: loc, years: map[string]yearOf{}}
+	p := parser{st: &Status{}, now: now, loc: loc}
 	limit := now.Add(futureSlack)
 	p.limitMon, p.limitDay = int(limit.Month()), limit.Day()
 	return p
@@ -179,10 +179,10 @@ type parser struct {
 	sec                section
 	feature            *Feature
 	block              *Block
-	lines              int               // user, queued, reservation and version block lines
-	users              []User            // every block's users, in order
-	years              map[string]yearOf // the year inferred for a "3/2", by the day
-	limitMon, limitDay int               // the date of now+futureSlack, whose year the hour decides
+	lines              int            // user, queued, reservation and version block lines
+	users              []User         // every block's users, in order
+	years              [13][32]yearOf // the year inferred for a "3/2", by month and day
+	limitMon, limitDay int            // the date of now+futureSlack, whose year the hour decides
 }
 
 // finish hands each block its users.
@@ -468,25 +468,35 @@ func (p *parser) featureBody(raw, t string) error {
 		b.Reservations = append(b.Reservations, r)
 		return nil
 	}
-	u, queued, ok := p.parseUser(t)
-	if !ok {
-		p.skip(raw)
+	// Parsed in place, into the next slot of p.users: a User is 176
+	// bytes, and copying it out of each helper showed in profiles.
+	n := len(p.users)
+	p.users = append(p.users, User{})
+	u := &p.users[n]
+	queued, ok := p.parseUserInto(t, u)
+	if !ok || queued {
+		one := *u
+		p.users[n] = User{}
+		p.users = p.users[:n]
+		if !ok {
+			p.skip(raw)
+			return nil
+		}
+		p.lines++
+		one.Line = p.st.Lines
+		b := p.ensureBlock()
+		b.Queued = append(b.Queued, one)
 		return nil
 	}
 	p.lines++
 	u.Line = p.st.Lines
 	b := p.ensureBlock()
-	if queued {
-		b.Queued = append(b.Queued, u)
-	} else {
-		// A block's users are contiguous: lines of an earlier block
-		// never come after a later block's header.
-		if b.u1 == b.u0 {
-			b.u0 = len(p.users)
-		}
-		p.users = append(p.users, u)
-		b.u1 = len(p.users)
+	// A block's users are contiguous: lines of an earlier block never
+	// come after a later block's header.
+	if b.u1 == b.u0 {
+		b.u0 = n
 	}
+	b.u1 = n + 1
 	return nil
 }
 
@@ -553,17 +563,25 @@ func parseReservation(t string) (Reservation, bool) {
 // The display may hold spaces, so the line is anchored on the version
 // and the server group rather than on field positions.
 func (p *parser) parseUser(t string) (u User, queued, ok bool) {
+	queued, ok = p.parseUserInto(t, &u)
+	return u, queued, ok
+}
+
+// parseUserInto is parseUser writing into u, which must be zero: field
+// by field, as a whole User written through a pointer costs a bulk write
+// barrier.
+func (p *parser) parseUserInto(t string, u *User) (queued, ok bool) {
 	from := 0
 	for {
 		i := strings.Index(t[from:], " (v")
 		if i < 0 {
-			return u, false, false
+			return false, false
 		}
 		i += from
 		from = i + 3
 		vEnd := strings.IndexByte(t[i+3:], ')')
 		if vEnd < 0 {
-			return u, false, false
+			return false, false
 		}
 		vEnd += i + 3
 		rest, ok := strings.CutPrefix(t[vEnd+1:], " (")
@@ -585,44 +603,44 @@ func (p *parser) parseUser(t string) (u User, queued, ok bool) {
 		r = strings.TrimLeft(r, " ")
 		uhost, display, _ := strings.Cut(r, " ")
 		if !ok3 || uhost == "" {
-			return u, false, false
+			return false, false
 		}
-		u = User{Name: name, Host: uhost, Display: strings.TrimSpace(display), Version: t[i+3 : vEnd],
-			Server: host, Port: port, Handle: handle, Licenses: 1}
+		u.Name, u.Host, u.Display, u.Version = name, uhost, strings.TrimSpace(display), t[i+3:vEnd]
+		u.Server, u.Port, u.Handle, u.Licenses = host, port, handle, 1
 		return p.userTail(u, rest[gEnd+1:])
 	}
 }
 
 // userTail reads what follows the server group.
-func (p *parser) userTail(u User, tail string) (User, bool, bool) {
+func (p *parser) userTail(u *User, tail string) (bool, bool) {
 	if q, ok := strings.CutPrefix(tail, " queued for "); ok {
 		n, ok := licenseCount(q)
 		u.Licenses = n
-		return u, true, ok
+		return true, ok
 	}
 	tail, ok := strings.CutPrefix(tail, ", start ")
 	if !ok {
-		return u, false, false
+		return false, false
 	}
 	// "Mon 3/2 9:41" then optional ", N licenses" and " (linger: a / b)".
 	wd, tail, _ := strings.Cut(tail, " ")
 	md, tail, _ := strings.Cut(tail, " ")
 	hm := tail
-	if i := strings.IndexAny(tail, ", ("); i >= 0 {
+	if i := indexByte3(tail, ',', ' ', '('); i >= 0 {
 		hm, tail = tail[:i], tail[i:]
 	} else {
 		tail = ""
 	}
 	start, ok := p.startTime(wd, md, hm)
 	if !ok {
-		return u, false, false
+		return false, false
 	}
 	u.Start = start
 	for tail != "" {
 		switch {
 		case strings.HasPrefix(tail, ", "):
 			item := tail[2:]
-			if i := strings.IndexAny(item, ",("); i >= 0 {
+			if i := indexByte3(item, ',', '(', '('); i >= 0 {
 				item, tail = item[:i], item[i:]
 			} else {
 				tail = ""
@@ -631,35 +649,35 @@ func (p *parser) userTail(u User, tail string) (User, bool, bool) {
 			if pid, ok := strings.CutPrefix(item, "PID: "); ok {
 				n, err := strconv.ParseInt(pid, 10, 64)
 				if err != nil || n <= 0 {
-					return u, false, false
+					return false, false
 				}
 				u.PID = n
 				continue
 			}
 			n, ok := licenseCount(item)
 			if !ok {
-				return u, false, false
+				return false, false
 			}
 			u.Licenses = n
 		case strings.HasPrefix(tail, " (linger: ") || strings.HasPrefix(tail, "(linger: "):
 			body, after, ok := strings.Cut(tail[strings.IndexByte(tail, ':')+1:], ")")
 			if !ok {
-				return u, false, false
+				return false, false
 			}
 			total, _, _ := strings.Cut(body, "/")
 			secs, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
 			if err != nil || secs < 0 || secs > 100*365*86400 {
-				return u, false, false
+				return false, false
 			}
 			u.Borrowed, u.Linger = true, time.Duration(secs)*time.Second
 			tail = after
 		case strings.TrimSpace(tail) == "":
 			tail = ""
 		default:
-			return u, false, false
+			return false, false
 		}
 	}
-	return u, false, true
+	return false, true
 }
 
 // licenseCount reads "2 licenses" or "1 license".
@@ -720,7 +738,8 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 	// Only on the date of the limit does the hour decide whether this
 	// year's date is past; every other day's answer holds for all hours.
 	cache := mon != p.limitMon || day != p.limitDay
-	if c, ok := p.years[md]; ok && cache && c.wd == wd {
+	// An array, not a map keyed by "3/2": no hashing on every user line.
+	if c := &p.years[mon][day]; c.set && cache && c.wd == want {
 		if c.plain {
 			return c.midnight.Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute), true
 		}
@@ -734,13 +753,13 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 			continue
 		}
 		if t.Weekday() == want {
-			if cache && len(p.years) < 4096 {
+			if cache {
 				midnight := time.Date(y, time.Month(mon), day, 0, 0, 0, 0, p.loc)
 				next := time.Date(y, time.Month(mon), day+1, 0, 0, 0, 0, p.loc)
 				// A day without a zone change: its times are midnight
 				// plus the hours and minutes.
 				plain := next.Sub(midnight) == 24*time.Hour && midnight.Hour() == 0
-				p.years[md] = yearOf{wd: wd, year: y, midnight: midnight, plain: plain}
+				p.years[mon][day] = yearOf{set: true, wd: want, year: y, midnight: midnight, plain: plain}
 			}
 			return t, true
 		}
@@ -751,13 +770,25 @@ func (p *parser) startTime(wd, md, hm string) (time.Time, bool) {
 
 // yearOf caches startTime's answer for one weekday and month/day.
 type yearOf struct {
-	wd       string
+	set      bool
+	wd       time.Weekday
 	year     int
 	midnight time.Time
 	plain    bool // no zone change that day
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// indexByte3 is strings.IndexAny for up to three bytes, without its
+// set-building, which showed in profiles on every user line.
+func indexByte3(s string, a, b, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if x := s[i]; x == a || x == b || x == c {
+			return i
+		}
+	}
+	return -1
+}
 
 func allDigits(s string) bool {
 	if s == "" || len(s) > 10 {

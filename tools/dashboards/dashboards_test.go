@@ -500,13 +500,13 @@ func TestMonitorSidecarLink(t *testing.T) {
 	url := str(links[0].(map[string]any), "url")
 	// Grafana fills __data.fields.* from the row, percent-encoded; the rest
 	// from variables.
-	row := map[string]string{"user": "jdoe@acme.example", "product": "ETABS", "host": "ws 7"}
+	row := map[string]string{"source": "flex-a", "user": "jdoe@acme.example", "product": "ETABS", "host": "ws 7"}
 	got := regexp.MustCompile(`\$\{__data\.fields\.(\w+):percentencode\}`).ReplaceAllStringFunc(url, func(m string) string {
 		field := strings.TrimSuffix(strings.TrimPrefix(m, "${__data.fields."), ":percentencode}")
 		return neturl.QueryEscape(row[field])
 	})
 	got, err := substitute(got, map[string]string{"sidecar_url": "http://sidecar:9849"})
-	want := "http://sidecar:9849/?user=jdoe%40acme.example&product=ETABS&host=ws+7"
+	want := "http://sidecar:9849/?source=flex-a&user=jdoe%40acme.example&product=ETABS&host=ws+7"
 	if err != nil || got != want {
 		t.Errorf("link %q expands to %q (%v), want %q", url, got, err, want)
 	}

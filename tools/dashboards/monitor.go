@@ -15,10 +15,12 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
-// SidecarLink opens the sidecar's monitor page for the row's user, where
-// that user's sessions can be terminated. It carries the row's product and
-// host too; the sidecar filters on user (docs/sidecar.md).
-const SidecarLink = "${sidecar_url}/?user=${__data.fields.user:percentencode}&product=${__data.fields.product:percentencode}&host=${__data.fields.host:percentencode}"
+// SidecarLink opens the sidecar's monitor page for the row's user and
+// source, where that user's sessions can be terminated. It carries the
+// row's product and host too; the sidecar filters on user and source
+// (docs/sidecar.md), whose names match when the sidecar's sources are
+// named as the exporter's.
+const SidecarLink = "${sidecar_url}/?source=${__data.fields.source:percentencode}&user=${__data.fields.user:percentencode}&product=${__data.fields.product:percentencode}&host=${__data.fields.host:percentencode}"
 
 // Monitor is the live snapshot, as in CSI's License Monitor: gauges per
 // product at the top, totals, then who holds what.
@@ -155,7 +157,7 @@ func monitorSessionsRow(b *dashboard.DashboardBuilder) {
 	by := "source, user, product, edition, license_type, host"
 	b.WithRow(dashboard.NewRowBuilder("Who holds what")).
 		WithPanel(joinedTable("Sessions",
-			"Who holds which license. \"since\" is the start of the oldest session. Click a row to open the sidecar's monitor page for that user (with the row's product and host), where sessions can be terminated.",
+			"Who holds which license. \"since\" is the start of the oldest session. Click a row to open the sidecar's monitor page for that user and source (with the row's product and host), where sessions can be terminated.",
 			24, 14,
 			[]*tablePromQuery{
 				tq("A", fmt.Sprintf(`sum by (%s) (license_user_sessions{%s})`, by, sel)),

@@ -36,6 +36,12 @@ type Options struct {
 	Users         []string      // more account administrators, beside the demo users
 	AuditLog      string        // audit_log; "": a file in the test's directory
 	WebConfig     string        // --web.config.file; "": deploy/sidecar/web-config.yml
+	// Sources replaces the source block built from UpstreamURL: a whole
+	// `sources:` list, YAML lines.
+	Sources string
+	// Aliases replaces user_aliases' entries (YAML lines indented by two);
+	// "": bob is bob@acme.example.
+	Aliases string
 }
 
 // Sidecar is a running license_sidecar.
@@ -48,8 +54,12 @@ type Sidecar struct {
 // Config is the sidecar config for o: the demo's roles and users.
 func Config(o Options, auditPath string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "source:\n  name: acme\n  type: csi\n  url: %q\n  timeout: 5s\n", o.UpstreamURL)
-	if o.TokenFile != "" {
+	if o.Sources != "" {
+		b.WriteString(o.Sources)
+	} else {
+		fmt.Fprintf(&b, "source:\n  name: acme\n  type: csi\n  url: %q\n  timeout: 5s\n", o.UpstreamURL)
+	}
+	if o.TokenFile != "" && o.Sources == "" {
 		fmt.Fprintf(&b, "  http_client_config:\n    authorization:\n      type: Bearer\n      credentials_file: %s\n", o.TokenFile)
 	}
 	moreUsers := ""
@@ -60,6 +70,10 @@ func Config(o Options, auditPath string) string {
 	if rl == 0 {
 		rl = 1000
 	}
+	aliases := o.Aliases
+	if aliases == "" {
+		aliases = "  bob: bob@acme.example\n"
+	}
 	fmt.Fprintf(&b, `roles:
   account_administrator: [view_monitor, terminate_sessions]
   license_monitor: [view_monitor]
@@ -69,13 +83,12 @@ users:
   nobody: []
 %sdefault_roles: []
 user_aliases:
-  bob: bob@acme.example
-audit_log: %q
+%saudit_log: %q
 terminate:
   dry_run: %v
   min_session_age: %s
   rate_limit: {requests: %d, interval: 1h}
-%s`, moreUsers, auditPath, o.DryRun, o.MinSessionAge, rl, o.Extra)
+%s`, moreUsers, aliases, auditPath, o.DryRun, o.MinSessionAge, rl, o.Extra)
 	return b.String()
 }
 
@@ -151,6 +164,13 @@ func (s *Sidecar) Do(t testing.TB, user, method, path string, hdr map[string]str
 func (s *Sidecar) Terminate(t testing.TB, user, id string) (int, string) {
 	t.Helper()
 	return s.Do(t, user, http.MethodPost, "/api/v1/sessions/"+id+"/terminate", nil)
+}
+
+// TerminateIn POSTs a terminate request for session id of source src as
+// user, on the path that names the source.
+func (s *Sidecar) TerminateIn(t testing.TB, user, src, id string) (int, string) {
+	t.Helper()
+	return s.Do(t, user, http.MethodPost, "/api/v1/sources/"+src+"/sessions/"+id+"/terminate", nil)
 }
 
 // Monitor reads GET /api/v1/monitor as user.

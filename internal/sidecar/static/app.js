@@ -28,7 +28,8 @@
 
   function terminate(p) {
     show('Terminating ' + p.user + "'s session…", false);
-    fetch('api/v1/sessions/' + encodeURIComponent(p.id) + '/terminate', { method: 'POST', credentials: 'same-origin' })
+    fetch('api/v1/sources/' + encodeURIComponent(p.source) + '/sessions/' + encodeURIComponent(p.id) + '/terminate',
+      { method: 'POST', credentials: 'same-origin' })
       .then(function (resp) {
         return resp.json().catch(function () { return {}; }).then(function (body) {
           var reason = body.reason || ('HTTP ' + resp.status);
@@ -46,7 +47,7 @@
   document.addEventListener('click', function (ev) {
     var btn = ev.target.closest('button[data-terminate]');
     if (btn) {
-      pending = { id: btn.dataset.terminate, user: btn.dataset.user, product: btn.dataset.product, host: btn.dataset.host };
+      pending = { id: btn.dataset.terminate, source: btn.dataset.source, user: btn.dataset.user, product: btn.dataset.product, host: btn.dataset.host };
       text.textContent = 'Terminate the ' + pending.product + ' session of ' + pending.user +
         (pending.host ? ' on ' + pending.host : '') + '?';
       dialog.showModal();
