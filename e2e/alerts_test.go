@@ -191,16 +191,16 @@ func startWebhook(t *testing.T) *webhook {
 }
 
 // find returns the first alert delivered to receiver with the given
-// status whose labels include match.
+// status whose labels include match; "" matches any receiver or status.
 func (w *webhook) find(receiver, status string, match map[string]string) (amAlert, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, n := range w.got {
-		if n.Receiver != receiver {
+		if receiver != "" && n.Receiver != receiver {
 			continue
 		}
 		for _, a := range n.Alerts {
-			if a.Status == status && labelsInclude(a.Labels, match) {
+			if (status == "" || a.Status == status) && labelsInclude(a.Labels, match) {
 				return a, true
 			}
 		}
@@ -381,6 +381,8 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	testenv.RequireTool(t, "prometheus")
 	testenv.RequireTool(t, "prometheus-alertmanager")
 	const source = "acme"
+	// The same simulator's FlexLM account, read through its fake lmutil.
+	const flexSource = "flex"
 	const wait, poll = 90 * time.Second, 200 * time.Millisecond
 
 	hook := startWebhook(t)
@@ -393,16 +395,19 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	sim.SetLoad(t, "idle")
 	fullBefore := exhausted(seatTotals(sim.Read(t, csi.Options{})))
 
-	exp := testenv.StartExporter(t, testenv.ExporterConfig(source, sim.BaseURL, "poll_interval: 5s", "timeout: 4s"))
-	// Prometheus starts only after the first good poll, so the license_up 0
-	// of a fresh exporter can't pass for the fault below.
+	exp := testenv.StartExporter(t, testenv.ExporterConfig(source, sim.BaseURL, "poll_interval: 5s", "timeout: 4s")+
+		strings.TrimPrefix(testenv.FlexLMExporterConfig(flexSource, testenv.Lmutil(t), sim, "poll_interval: 5s", "timeout: 4s"), "sources:\n"))
+	// Prometheus starts only after the first good polls, so the license_up 0
+	// of a fresh exporter can't pass for the faults below.
 	testenv.Eventually(t, 30*time.Second, poll, func() error {
 		m, err := testenv.TryScrape(exp.URL("/metrics"))
 		if err != nil {
 			return err
 		}
-		if v, ok := m.Get("license_up", map[string]string{"source": source}); !ok || v != 1 {
-			return fmt.Errorf("license_up{source=%q} is not 1 yet", source)
+		for _, src := range []string{source, flexSource} {
+			if v, ok := m.Get("license_up", map[string]string{"source": src}); !ok || v != 1 {
+				return fmt.Errorf("license_up{source=%q} is not 1 yet", src)
+			}
 		}
 		return nil
 	})
@@ -541,6 +546,43 @@ scrape_configs:
 			t.Errorf("rule %s: health %q: %s", r.Name, r.Health, r.LastError)
 		}
 	}
+
+	// FlexLM: one triad member down fires LicenseServerDown, the poll still
+	// good. Switching the fault to a vendor daemon down resolves it and
+	// fires LicenseVendorDaemonDown; clearing the fault resolves that.
+	for _, name := range []string{"LicenseServerDown", "LicenseVendorDaemonDown"} {
+		if _, ok := hook.find("", "", map[string]string{"alertname": name}); ok {
+			t.Fatalf("%s was delivered while the FlexLM servers were all up:\n%s", name, hook.summary())
+		}
+	}
+	flexAlert := func(receiver, status, runbook string, want map[string]string) {
+		t.Helper()
+		testenv.Eventually(t, wait, poll, func() error {
+			a, ok := hook.find(receiver, status, want)
+			if !ok {
+				return fmt.Errorf("no %s %v at %s; delivered so far:\n%s", status, want, receiver, hook.summary())
+			}
+			if !maps.Equal(a.Labels, want) || a.Annotations["runbook_url"] != runbookURL+runbook {
+				return fmt.Errorf("%s: labels %v, runbook_url %q; want %v, %s", want["alertname"], a.Labels, a.Annotations["runbook_url"], want, runbook)
+			}
+			return nil
+		})
+	}
+	wantServerDown := map[string]string{
+		"alertname": "LicenseServerDown", "severity": "warning",
+		"source": flexSource, "server": "flex-c", "job": "license_exporter", "instance": exp.Addr,
+	}
+	sim.SetFlexLMFault(t, map[string]any{"kind": "server_down", "server": "flex-c"})
+	flexAlert("license-warning", "firing", "licenseserverdown", wantServerDown)
+	wantVendorDown := map[string]string{
+		"alertname": "LicenseVendorDaemonDown", "severity": "critical",
+		"source": flexSource, "vendor": "tidalsim", "job": "license_exporter", "instance": exp.Addr,
+	}
+	sim.SetFlexLMFault(t, map[string]any{"kind": "vendor_down", "vendor": "tidalsim"})
+	flexAlert("license-critical", "firing", "licensevendordaemondown", wantVendorDown)
+	flexAlert("license-warning", "resolved", "licenseserverdown", wantServerDown)
+	sim.ClearFlexLMFault(t)
+	flexAlert("license-critical", "resolved", "licensevendordaemondown", wantVendorDown)
 
 	// A 5xx fault: the source goes down, and says so.
 	sim.SetFault(t, map[string]any{"kind": "http_5xx"})

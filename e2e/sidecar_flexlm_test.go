@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,13 +29,7 @@ const envSecret = "env-secret-4d1f7a"
 // fixture.
 func fakeLmutil(t *testing.T, fixture string) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "lmutil")
-	cmd := exec.Command("go", "build", "-o", bin, "./source/flexlm/testdata/fakelmutil")
-	cmd.Dir = testenv.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build fakelmutil: %v\n%s", err, out)
-	}
+	bin := testenv.FakeLmutil(t)
 	setFixture(t, bin, fixture)
 	return bin
 }

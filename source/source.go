@@ -163,6 +163,14 @@ type RawDoc struct {
 // counts and pseudonymises but never prints).
 const WireTag = "wire"
 
+// HostChecker is a source config that depends on something of the host
+// that loading does not inspect (FlexLM's lmutil: a reload must not fail
+// while it is being upgraded). --config.check calls CheckHost and reports
+// its error plainly.
+type HostChecker interface {
+	CheckHost() error
+}
+
 // SecretHolder is a source config that can list the secrets it holds (a
 // token, the parts of an API link that make it secret), so a probe can
 // remove them from what it prints and dumps, even where upstream echoes

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,39 +24,22 @@ import (
 	"github.com/license-monitor/license-monitor/internal/testenv"
 )
 
-// fakeLmutil builds source/flexlm's test lmutil into dir and makes it
-// print fixture (a file of source/flexlm/testdata) with its start dates
-// moved to yesterday: lmstat prints them without a year, and the parser
-// checks the weekday against this year's and last year's, so the
-// fixture's own dates would stop parsing in a later year.
+// fakeLmutil builds source/flexlm's test lmutil and makes it print
+// fixture (a file of source/flexlm/testdata), copied into dir with its
+// start dates moved to yesterday (testenv.DatedLmstatFixture).
 func fakeLmutil(t *testing.T, dir, fixture string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "lmutil")
-	out, err := exec.Command("go", "build", "-o", bin, "../../source/flexlm/testdata/fakelmutil").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building the fake lmutil: %v\n%s", err, out)
-	}
-	text, err := os.ReadFile(filepath.Join("../../source/flexlm/testdata", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.FakeLmutil(t)
 	chicago, err := time.LoadLocation("America/Chicago")
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := time.Now().In(chicago).AddDate(0, 0, -1)
-	text = startDate.ReplaceAll(text, []byte(fmt.Sprintf("start %s %d/%d ", y.Weekday().String()[:3], y.Month(), y.Day())))
-	dated := filepath.Join(dir, fixture)
-	if err := os.WriteFile(dated, text, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dated, _ := testenv.DatedLmstatFixture(t, dir, fixture, chicago)
 	if err := os.WriteFile(bin+".mode", []byte("cat "+dated+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return bin
 }
-
-var startDate = regexp.MustCompile(`start (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [0-9]{1,2}/[0-9]{1,2} `)
 
 // lsbProgram copies a dynamically linked system program and points its
 // PT_INTERP at the LSB loader, which the test machine lacks; "" if it

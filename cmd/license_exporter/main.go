@@ -26,7 +26,6 @@ import (
 	"github.com/license-monitor/license-monitor/internal/probe"
 	"github.com/license-monitor/license-monitor/internal/serve"
 	_ "github.com/license-monitor/license-monitor/source/all" // every source type
-	"github.com/license-monitor/license-monitor/source/flexlm"
 )
 
 const name = "license_exporter"
@@ -109,18 +108,10 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "config is invalid:", err)
 		return 1
 	}
-	bad := 0
-	for _, s := range cfg.Sources {
-		fc, ok := s.Spec.(*flexlm.Config)
-		if !ok {
-			continue
+	if errs := config.CheckHosts(cfg.Sources); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(stderr, "config is invalid:", err)
 		}
-		if err := fc.CheckLmutil(); err != nil {
-			fmt.Fprintf(stderr, "config is invalid: source %q: %v\n", s.Name, err)
-			bad++
-		}
-	}
-	if bad > 0 {
 		return 1
 	}
 	fmt.Fprintf(stdout, "config %s is valid: %d source(s)\n", path, len(cfg.Sources))

@@ -95,6 +95,14 @@ func checkConfig(path string, cfg *config.Sidecar, err error) int {
 		fmt.Fprintln(os.Stderr, "config is invalid:", err)
 		return 1
 	}
+	// The sidecar runs lmutil lmremove for flexlm sources: checked as the
+	// exporter checks it.
+	if errs := config.CheckHosts(cfg.Sources); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(os.Stderr, "config is invalid:", err)
+		}
+		return 1
+	}
 	names := make([]string, len(cfg.Sources))
 	for i := range cfg.Sources {
 		names[i] = strconv.Quote(cfg.Sources[i].Name)

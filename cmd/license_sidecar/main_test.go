@@ -19,6 +19,16 @@ func TestCheckConfig(t *testing.T) {
 	if code := checkConfig("x.yml", cfg, nil); code != 0 {
 		t.Errorf("valid: exit %d", code)
 	}
+	// A flexlm source whose lmutil cannot run: the sidecar would run it
+	// for lmremove, so the check fails as the exporter's does.
+	dir := t.TempDir()
+	cfg, err = config.LoadSidecar([]byte("source: {name: f, type: flexlm, license_server: 27000@lic-a, lmutil: ./no-lmutil}\nroles: {r: [view_monitor]}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := checkConfig("x.yml", cfg, nil); code != 1 {
+		t.Errorf("missing lmutil: exit %d, want 1", code)
+	}
 }
 
 // Every timeout is set, and writes outlast a read plus a terminate upstream.

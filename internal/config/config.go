@@ -309,3 +309,18 @@ func UnmarshalStrict(b []byte, v any) error {
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	return errors.New(strings.ReplaceAll(msg, "\n ", ""))
 }
+
+// CheckHosts runs each source's host check (source.HostChecker), which
+// loading leaves alone, for --config.check: one error per source that
+// fails it, naming the source.
+func CheckHosts(sources []Source) []error {
+	var errs []error
+	for _, s := range sources {
+		if c, ok := s.Spec.(source.HostChecker); ok {
+			if err := c.CheckHost(); err != nil {
+				errs = append(errs, fmt.Errorf("source %q: %w", s.Name, err))
+			}
+		}
+	}
+	return errs
+}

@@ -3,15 +3,14 @@ package probe
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	_ "github.com/license-monitor/license-monitor/source/flexlm" // type: flexlm
 )
 
@@ -20,28 +19,12 @@ import (
 func flexlmConfig(t *testing.T) (cfg, weekday string) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "lmutil")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../source/flexlm/testdata/fakelmutil").CombinedOutput(); err != nil {
-		t.Fatalf("building the fake lmutil: %v\n%s", err, out)
-	}
-	// The start dates move to yesterday: lmstat prints them without a
-	// year, and the parser checks their weekday against this year's and
-	// last year's, so the fixture's own would stop parsing in a later year.
-	text, err := os.ReadFile("../../source/flexlm/testdata/triad.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.FakeLmutil(t)
 	chicago, err := time.LoadLocation("America/Chicago")
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := time.Now().In(chicago).AddDate(0, 0, -1)
-	text = regexp.MustCompile(`start (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [0-9]{1,2}/[0-9]{1,2} `).
-		ReplaceAll(text, []byte(fmt.Sprintf("start %s %d/%d ", y.Weekday().String()[:3], y.Month(), y.Day())))
-	fixture := filepath.Join(dir, "triad.txt")
-	if err := os.WriteFile(fixture, text, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fixture, weekday := testenv.DatedLmstatFixture(t, dir, "triad.txt", chicago)
 	cfg = filepath.Join(dir, "exporter.yml")
 	if err := os.WriteFile(bin+".mode", []byte("cat "+fixture), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,7 +32,7 @@ func flexlmConfig(t *testing.T) (cfg, weekday string) {
 	if err := os.WriteFile(cfg, []byte("sources:\n  - name: lm\n    type: flexlm\n    timezone: America/Chicago\n    license_server: 27000@lic-a,27000@lic-b,27000@lic-c\n    lmutil: "+bin+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, y.Weekday().String()[:3]
+	return cfg, weekday
 }
 
 // names are every user and host triad.txt holds, queued and reserved

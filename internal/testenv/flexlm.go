@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +138,73 @@ func (s *Simulator) AddFlexLMSession(t testing.TB, req simulator.FlexLMSessionRe
 		t.Fatalf("adding a FlexLM session: HTTP %d: %s", resp.StatusCode, out)
 	}
 	return si
+}
+
+// AppendFile appends s to the file at path, creating it, in one write: a
+// daemon writing its log.
+func AppendFile(t testing.TB, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FlexDeniedLine is a vendor daemon's debug-log DENIED line for user@host,
+// stamped with at's time of day (no date, as FlexNet prints it) in UTC,
+// with FlexNet's message and code, e.g. "Licensed number of users already
+// reached." and -4; code 0 leaves the code out.
+func FlexDeniedLine(at time.Time, vendor, feature, user, host, message string, code int) string {
+	at = at.UTC()
+	why := message
+	if code != 0 {
+		why = fmt.Sprintf("%s (%d,342)", message, code)
+	}
+	return fmt.Sprintf("%d:%02d:%02d (%s) DENIED: %q %s@%s  (%s)\n", at.Hour(), at.Minute(), at.Second(), vendor, feature, user, host, why)
+}
+
+// FakeLmutil builds source/flexlm's test lmutil (testdata/fakelmutil,
+// which logs its calls to <path>.log and does what <path>.mode says) into
+// a fresh temporary directory and returns its path.
+func FakeLmutil(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lmutil")
+	cmd := exec.Command("go", "build", "-o", bin, "./source/flexlm/testdata/fakelmutil")
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the fake lmutil: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// lmstatStartDate is a start time's date in lmstat's user lines.
+var lmstatStartDate = regexp.MustCompile(`start (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [0-9]{1,2}/[0-9]{1,2} `)
+
+// DatedLmstatFixture copies fixture, a file of source/flexlm/testdata,
+// into dir with every start date moved to yesterday in loc, and returns
+// the copy's path and that weekday ("Tue"). lmstat prints start dates
+// without a year and the parser checks the weekday against this year's
+// and last year's, so a fixture's own dates would stop parsing in a later
+// year for a program that reads the real clock.
+func DatedLmstatFixture(t testing.TB, dir, fixture string, loc *time.Location) (path, weekday string) {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join(RepoRoot(), "source", "flexlm", "testdata", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := time.Now().In(loc).AddDate(0, 0, -1)
+	weekday = y.Weekday().String()[:3]
+	text = lmstatStartDate.ReplaceAll(text, []byte(fmt.Sprintf("start %s %d/%d ", weekday, y.Month(), y.Day())))
+	path = filepath.Join(dir, fixture)
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, weekday
 }

@@ -43,11 +43,17 @@ func RepoRoot() string {
 }
 
 // Binary returns the path of a built program. It uses $LICENSE_MONITOR_BIN
-// (set by `make test` after `make build`) when that holds the program, and
-// otherwise builds the programs once per test process.
+// (set by `make test` after `make build`; a relative one is under the
+// repository root) when that holds the program, and otherwise builds the
+// programs once per test process.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	if dir := os.Getenv("LICENSE_MONITOR_BIN"); dir != "" {
+		// A relative directory is the repository's (bin), not the test
+		// package's, which is go test's working directory.
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(RepoRoot(), dir)
+		}
 		if p := filepath.Join(dir, name); fileExists(p) {
 			return p
 		}

@@ -108,9 +108,9 @@ func (c *Config) Location() *time.Location {
 // "" when unset. The source tails it for DENIED lines.
 func (c *Config) DenialsLogPath() string { return c.denialsLog }
 
-// CheckLmutil reports plainly why the configured lmutil cannot run, for
+// CheckHost reports plainly why the configured lmutil cannot run, for
 // --config.check; nil when it looks runnable.
-func (c *Config) CheckLmutil() error { return CheckLmutil(c.Lmutil) }
+func (c *Config) CheckHost() error { return CheckLmutil(c.Lmutil) }
 
 // validateServers accepts what lmutil's -c takes for servers:
 // port@host entries, comma-separated (a triad) — never a file path, so

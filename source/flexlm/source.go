@@ -20,6 +20,7 @@ var (
 	_ source.Denials     = (*Source)(nil)
 	_ source.RawReader   = (*Source)(nil)
 	_ io.Closer          = (*Source)(nil)
+	_ source.HostChecker = (*Config)(nil)
 )
 
 // Source reads one FlexLM license server (or triad) with lmutil.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,19 +21,29 @@ import (
 )
 
 // allowedEmpty lists panel queries that may return no data against the
-// end-to-end stack, keyed "uid / panel title / refId", with the reason.
-// Keep it short: every entry is a panel a user could open and see empty.
-// Entries whose reason is a pending metric (queries_test.go) must go once
-// the exporter serves it; the test says so.
-var allowedEmpty = map[string]string{
-	"license-monitor / License servers / A":                             flexlmOnly,
-	"license-monitor / Vendor daemons / A":                              flexlmOnly,
-	"license-monitor / Queued requests and reserved seats / A":          flexlmOnly,
-	"license-monitor / Queued requests and reserved seats / B":          flexlmOnly,
-	"license-capacity / In use without reservations against issued / A": flexlmOnly,
-	"license-capacity / In use without reservations against issued / B": flexlmOnly,
-	"license-capacity / Queued requests / A":                            flexlmOnly,
+// end-to-end stack whatever the variables, keyed "uid / panel title /
+// refId", with the reason. Keep it short: every entry is a panel a user
+// could open and see empty. Entries whose reason is a pending metric
+// (queries_test.go) must go once the exporter serves it; the test says so.
+var allowedEmpty = map[string]string{}
+
+// allowedEmptyForCSI lists the panel queries that may return no data when
+// the variables select only CSI sources or products: they read FlexLM's
+// own series, which a CSI source never has. The flex source shows them.
+var allowedEmptyForCSI = map[string]string{
+	"license-monitor / License servers / A":                             csiHasNoServers,
+	"license-monitor / Vendor daemons / A":                              csiHasNoServers,
+	"license-monitor / Queued requests and reserved seats / A":          csiHasNoQueue,
+	"license-monitor / Queued requests and reserved seats / B":          csiHasNoQueue,
+	"license-capacity / In use without reservations against issued / A": csiHasNoQueue,
+	"license-capacity / In use without reservations against issued / B": csiHasNoQueue,
+	"license-capacity / Queued requests / A":                            csiHasNoQueue,
 }
+
+const (
+	csiHasNoServers = "FlexLM-only: a CSI source has no license servers or vendor daemons"
+	csiHasNoQueue   = "FlexLM-only: a CSI source has no reservations or queue"
+)
 
 // allowedEmptyAtNight lists the panel queries that may return no data for
 // the night source with one product selected, with the reason. At a
@@ -46,10 +57,11 @@ var allowedEmptyAtNight = map[string]string{
 }
 
 // e2eStack is the simulator, the exporter and the sidecar, scraped by
-// Debian's prometheus with alerts/ loaded. The exporter reads two
-// sources: "demo" on a weekday morning and "night" at a weekday 03:00, the
+// Debian's prometheus with alerts/ loaded. The exporter reads three
+// sources: "demo" on a weekday morning, "night" at a weekday 03:00, the
 // quietest the account gets, so empty panels at night are found in the
-// same run.
+// same run, and "flex", the demo simulator's FlexLM account read through
+// its fake lmutil, for the FlexLM panels.
 type e2eStack struct {
 	sim, night        *testenv.Simulator
 	exporter, sidecar *testenv.Process
@@ -68,7 +80,11 @@ func startStack(t *testing.T) *e2eStack {
 	s.night = testenv.StartSimulator(t, "--speed=60", "--start-time=weekday-03:00")
 	s.exporter = testenv.StartExporter(t,
 		testenv.ExporterConfig("demo", s.sim.BaseURL, "poll_interval: 5s", "timeout: 4s")+
-			strings.TrimPrefix(testenv.ExporterConfig("night", s.night.BaseURL, "poll_interval: 5s", "timeout: 4s"), "sources:\n"))
+			strings.TrimPrefix(testenv.ExporterConfig("night", s.night.BaseURL, "poll_interval: 5s", "timeout: 4s"), "sources:\n")+
+			strings.TrimPrefix(testenv.FlexLMExporterConfig("flex", testenv.Lmutil(t), s.sim, "poll_interval: 5s", "timeout: 4s",
+				// An empty debug log: with one, the source offers denials,
+				// so the denial panels read its zero counters.
+				fmt.Sprintf("denials_log: %q", testenv.WriteFile(t, "flex-debug.log", ""))), "sources:\n"))
 	s.sidecar = startSidecar(t, s.sim.BaseURL)
 
 	rules := ruleCopies(t)
@@ -229,10 +245,12 @@ func (s *e2eStack) waitForData(t *testing.T) {
 	need := []string{
 		`license_up{source="demo"} == 1`,
 		`license_up{source="night"} == 1`,
+		`license_up{source="flex"} == 1`,
 		"license_user_sessions",
 		ruleIssued, ruleInUse, ruleUtilisation, ruleDailyPeak,
 		ruleTypeIssued1h, ruleTypeInUse1h, ruleTypeExpiry1h, ruleTypePeak1d, ruleTypePeakWeekdays,
 		ruleTypePeak1w, ruleTypeExhausted1d, ruleTypeHigh1d, ruleUserSeatHours1d,
+		ruleTypeUnreserved1h, ruleTypeQueued1h,
 		sidecarMetric,
 	}
 	testenv.Eventually(t, 90*time.Second, 500*time.Millisecond, func() error {
@@ -331,35 +349,39 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 	for _, l := range account.Licenses {
 		products[l.Product] = true
 	}
+	// The flex source's products are the FlexLM account's features.
+	flexProducts := map[string]bool{}
+	for _, f := range s.sim.FlexLM(t).Features {
+		flexProducts[f.Name] = true
+	}
 
-	t.Run("variables", func(t *testing.T) { checkVariables(t, s, products) })
+	t.Run("variables", func(t *testing.T) { checkVariables(t, s, products, flexProducts) })
 	t.Run("gauge per product", func(t *testing.T) { checkGauges(t, s, account) })
 	t.Run("sessions table", func(t *testing.T) { checkSessionsTable(t, s) })
 	t.Run("every query", func(t *testing.T) {
-		// "All" and one real product, the value a repeated panel gets.
-		one := slices.Sorted(func(yield func(string) bool) {
-			for p := range products {
-				if !yield(p) {
-					return
-				}
-			}
-		})[0]
+		// Every source and product: nothing may be empty.
 		checkEveryQuery(t, s, allowedEmpty, []map[string]string{
+			withVars("source", ".*", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault),
+		})
+		// One kind of source, or one real product of it (the value a
+		// repeated panel gets). A CSI selection may leave the FlexLM panels
+		// empty; a FlexLM one fills every panel, CSI's included.
+		csiOne, flexOne := sortedKeys(products)[0], sortedKeys(flexProducts)[0]
+		checkEveryQuery(t, s, merged(allowedEmpty, allowedEmptyForCSI), []map[string]string{
 			withVars("source", "demo", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault),
-			withVars("source", ".*", "product", one, "window", "7d", "horizon", "31536000"),
+			withVars("source", ".*", "product", csiOne, "window", "7d", "horizon", "31536000"),
+		})
+		checkFlexLMOnly(t, s, withVars("source", "demo", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault))
+		checkEveryQuery(t, s, allowedEmpty, []map[string]string{
+			withVars("source", "flex", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault),
+			withVars("source", ".*", "product", flexOne, "window", "7d", "horizon", "31536000"),
 		})
 	})
 	t.Run("every query at night", func(t *testing.T) {
-		night := map[string]string{}
-		for k, v := range allowedEmpty {
-			night[k] = v
-		}
-		for k, v := range allowedEmptyAtNight {
-			night[k] = v
-		}
-		checkEveryQuery(t, s, allowedEmpty, []map[string]string{
+		checkEveryQuery(t, s, merged(allowedEmpty, allowedEmptyForCSI), []map[string]string{
 			withVars("source", "night", "product", ".*", "window", WindowDefault, "horizon", HorizonDefault),
 		})
+		night := merged(allowedEmpty, allowedEmptyForCSI, allowedEmptyAtNight)
 		for p := range products {
 			checkEveryQuery(t, s, night, []map[string]string{
 				withVars("source", "night", "product", p, "window", "7d", "horizon", HorizonDefault),
@@ -368,9 +390,20 @@ func TestDashboardsAgainstPrometheus(t *testing.T) {
 	})
 }
 
+// merged is the union of excuse lists.
+func merged(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		maps.Copy(out, m)
+	}
+	return out
+}
+
 // checkVariables runs each variable's label_values query the way Grafana
 // does (the label values API with a match[] selector).
-func checkVariables(t *testing.T, s *e2eStack, products map[string]bool) {
+func checkVariables(t *testing.T, s *e2eStack, products, flexProducts map[string]bool) {
+	all := maps.Clone(products)
+	maps.Copy(all, flexProducts)
 	for _, c := range loadCommitted(t) {
 		for _, v := range variablesOf(c) {
 			if v.Type != "query" {
@@ -397,16 +430,16 @@ func checkVariables(t *testing.T, s *e2eStack, products map[string]bool) {
 			}
 			switch v.Name {
 			case "source":
-				if !slices.Equal(values, []string{"demo", "night"}) {
-					t.Errorf("%s: source values %v, want [demo night]", c.File, values)
+				if !slices.Equal(values, []string{"demo", "flex", "night"}) {
+					t.Errorf("%s: source values %v, want [demo flex night]", c.File, values)
 				}
 			case "product":
 				got := map[string]bool{}
 				for _, p := range values {
 					got[p] = true
 				}
-				if !mapsEqual(got, products) {
-					t.Errorf("%s: product values %v, want the demo account's %v", c.File, values, sortedKeys(products))
+				if !mapsEqual(got, all) {
+					t.Errorf("%s: product values %v, want the demo account's products and FlexLM features %v", c.File, values, sortedKeys(all))
 				}
 			}
 		}
@@ -547,6 +580,34 @@ func checkEveryQuery(t *testing.T, s *e2eStack, allowedEmpty map[string]string, 
 	t.Logf("%d queries executed against prometheus", n)
 }
 
+// checkFlexLMOnly runs the queries allowedEmptyForCSI excuses with a CSI
+// source selected: they must be empty (the panels then say "No FlexLM
+// source selected"), or the excuse would hide CSI data gone missing.
+func checkFlexLMOnly(t *testing.T, s *e2eStack, csiVars map[string]string) {
+	n := 0
+	for _, c := range loadCommitted(t) {
+		uid, _ := c.JSON["uid"].(string)
+		for _, q := range queriesOf(c) {
+			key := fmt.Sprintf("%s / %s / %s", uid, q.Panel, q.Ref)
+			if _, ok := allowedEmptyForCSI[key]; !ok {
+				continue
+			}
+			n++
+			expr, err := substitute(q.Expr, csiVars)
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			r, err := instantQuery(s.prom, expr, time.Now())
+			if err != nil || len(r.Result) != 0 {
+				t.Errorf("%s: %d series for a CSI source (%v), want none\n  %s", key, len(r.Result), err, expr)
+			}
+		}
+	}
+	if n != len(allowedEmptyForCSI) {
+		t.Errorf("found %d of the %d queries allowedEmptyForCSI names", n, len(allowedEmptyForCSI))
+	}
+}
+
 // firstSample describes an instant result's first series, for the log.
 func firstSample(r promResult) string {
 	if len(r.Result) == 0 {
@@ -565,7 +626,7 @@ func TestAllowedEmptyNamesQueries(t *testing.T) {
 			keys[fmt.Sprintf("%s / %s / %s", uid, q.Panel, q.Ref)] = true
 		}
 	}
-	for _, m := range []map[string]string{allowedEmpty, allowedEmptyAtNight} {
+	for _, m := range []map[string]string{allowedEmpty, allowedEmptyForCSI, allowedEmptyAtNight} {
 		for k, reason := range m {
 			if !keys[k] {
 				t.Errorf("%q (%s) names no panel query", k, reason)

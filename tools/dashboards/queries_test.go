@@ -46,6 +46,11 @@ var contractMetrics = []string{
 	"license_user_sessions_dropped_total",
 	"license_denials_total",
 	"license_exporter_http_connections_refused_total",
+	// FlexLM sources only; the end-to-end stack has one.
+	"license_server_up",
+	"license_vendor_daemon_up",
+	"license_seats_reserved",
+	"license_queued_requests",
 }
 
 // sidecarMetrics are the sidecar's metrics the dashboards read (the
@@ -63,18 +68,8 @@ var prometheusMetrics = []string{"up", "scrape_samples_scraped"}
 // pendingMetrics are contract metrics another branch adds, with that
 // reason. The dashboards may read them; the end-to-end test fails once the
 // exporter serves one, so it moves to contractMetrics and its allowedEmpty
-// entries go. The FlexLM series are served only for a flexlm source, and
-// the end-to-end stack has none yet.
-var pendingMetrics = map[string]string{
-	"license_server_up":        flexlmOnly,
-	"license_vendor_daemon_up": flexlmOnly,
-	"license_seats_reserved":   flexlmOnly,
-	"license_queued_requests":  flexlmOnly,
-}
-
-// flexlmOnly is the reason the FlexLM series and the panels that read them
-// may be missing from the end-to-end stack.
-const flexlmOnly = "FlexLM-only; no flexlm source in this test yet"
+// entries go. None is pending now.
+var pendingMetrics = map[string]string{}
 
 // panelQuery is one Prometheus target of a committed dashboard panel.
 type panelQuery struct {
