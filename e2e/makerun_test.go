@@ -19,8 +19,8 @@ const minDemoSessions = 20
 const flexDemoFeatures = 15
 
 // TestMakeRunShowsAWorkingDay runs deploy/run-demo.sh, what `make run`
-// runs, and checks that the demo account, CSI and FlexLM, is busy soon
-// after start whatever the hour: once as the clock stands, once as if it
+// runs, and checks that the demo account, CSI and FlexLM, is busy within
+// 10 s of start whatever the hour: once as the clock stands, once as if it
 // were 03:00 UTC (DEMO_NOW).
 // No session may start after the exporter's clock.
 func TestMakeRunShowsAWorkingDay(t *testing.T) {
@@ -47,7 +47,9 @@ func TestMakeRunShowsAWorkingDay(t *testing.T) {
 				"DEMO_EXPORTER_PORT="+exporterPort, "DEMO_SIDECAR_PORT="+sidecarPort,
 				filepath.Join(testenv.RepoRoot(), "deploy", "run-demo.sh"), bin)
 			var sessions float64
-			testenv.Eventually(t, 45*time.Second, 100*time.Millisecond, func() error {
+			// The issue's acceptance point is this limit: a busy demo
+			// within 10 s of make run.
+			testenv.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
 				if script.Exited() {
 					t.Fatalf("run-demo.sh exited:\n%s", script.Logs())
 				}
