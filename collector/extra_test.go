@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/source"
 )
 
@@ -133,7 +134,7 @@ func TestExtraSeriesServed(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("handler output differs from promhttp's:\n--- promhttp\n%s\n--- handler\n%s", want, got)
 	}
-	if gz := gunzip(t, func() []byte { _, b := get(t, c.Handler(nil, HandlerOpts{}), true); return b }()); !bytes.Equal(gz, want) {
+	if gz := testenv.GunzipOne(t, func() []byte { _, b := get(t, c.Handler(nil, HandlerOpts{}), true); return b }()); !bytes.Equal(gz, want) {
 		t.Fatal("gzip output differs from promhttp's")
 	}
 	if x := extraText(got); x != wantExtras {
@@ -196,7 +197,7 @@ func TestNoExtraSeriesNoFamilies(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		_, b := get(t, c.Handler(nil, HandlerOpts{}), gz)
 		if gz {
-			b = gunzip(t, b)
+			b = testenv.GunzipOne(t, b)
 		}
 		if x := extraText(b); x != "" || !bytes.Contains(b, []byte("license_seats_issued")) {
 			t.Errorf("gzip=%v: a CSI source served extra families:\n%s", gz, x)

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/license-monitor/license-monitor/internal/config"
 	"github.com/license-monitor/license-monitor/internal/exposition"
 	"github.com/license-monitor/license-monitor/internal/simulator"
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/source"
 )
 
@@ -55,26 +55,6 @@ func get(t *testing.T, h http.Handler, gz bool) (*http.Response, []byte) {
 	return resp, body
 }
 
-// gunzip decodes exactly one gzip member, checking its CRC and length,
-// and fails on anything after it.
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	br := bytes.NewReader(b)
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr.Multistream(false)
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("gzip body: %v", err)
-	}
-	if br.Len() != 0 {
-		t.Fatalf("%d bytes after the gzip member", br.Len())
-	}
-	return out
-}
-
 // TestHandlerMatchesPromhttp: for one source, the handler writes byte for
 // byte what promhttp writes for the same collector, plain and gzip.
 func TestHandlerMatchesPromhttp(t *testing.T) {
@@ -104,7 +84,7 @@ func TestHandlerMatchesPromhttp(t *testing.T) {
 		if resp.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
-		if got := gunzip(t, gz); !bytes.Equal(got, want) {
+		if got := testenv.GunzipOne(t, gz); !bytes.Equal(got, want) {
 			t.Fatalf("gzip output differs from promhttp's:\n--- promhttp\n%s\n--- handler\n%s", want, got)
 		}
 	}
@@ -159,7 +139,7 @@ func TestHandlerTwoSourcesAndOthers(t *testing.T) {
 	_, text := get(t, h, false)
 	_, gz := get(t, h, true)
 	wantSeries := parse(t, want)
-	for name, body := range map[string][]byte{"text": text, "gzip": gunzip(t, gz)} {
+	for name, body := range map[string][]byte{"text": text, "gzip": testenv.GunzipOne(t, gz)} {
 		got := parse(t, body)
 		if len(got) != len(wantSeries) {
 			t.Errorf("%s: %d series, want %d", name, len(got), len(wantSeries))
@@ -180,7 +160,7 @@ func TestHandlerBeforeAnyPoll(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		_, b := get(t, c.Handler(nil, HandlerOpts{}), gz)
 		if gz {
-			b = gunzip(t, b)
+			b = testenv.GunzipOne(t, b)
 		}
 		got := parse(t, b)
 		// up, polls, the poll and denials-read failure reasons, and the

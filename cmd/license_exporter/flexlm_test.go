@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,39 +40,6 @@ func fakeLmutil(t *testing.T, dir, fixture string) string {
 	return bin
 }
 
-// lsbProgram copies a dynamically linked system program and points its
-// PT_INTERP at the LSB loader, which the test machine lacks; "" if it
-// cannot.
-func lsbProgram(t *testing.T, dir string) string {
-	const lsbLoader = "/lib64/ld-lsb-x86-64.so.3"
-	if _, err := os.Stat(lsbLoader); err == nil {
-		return ""
-	}
-	f, err := elf.Open("/bin/true")
-	if err != nil {
-		return ""
-	}
-	var off, size uint64
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			off, size = p.Off, p.Filesz
-		}
-	}
-	f.Close()
-	b, err := os.ReadFile("/bin/true")
-	if err != nil || size <= uint64(len(lsbLoader)) {
-		return ""
-	}
-	interp := make([]byte, size)
-	copy(interp, lsbLoader)
-	copy(b[off:off+size], interp)
-	dst := filepath.Join(dir, "lmutil-lsb")
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 // --config.check runs flexlm.CheckLmutil for every flexlm source and
 // names the source and the reason; a runnable lmutil passes.
 func TestCheckConfigLmutil(t *testing.T) {
@@ -89,7 +55,7 @@ func TestCheckConfigLmutil(t *testing.T) {
 		{"not-on-path", "lmutil-not-on-path-anywhere", "was not found on PATH"},
 		{"not-executable", notExec, "is not executable"},
 	}
-	if lsb := lsbProgram(t, dir); lsb != "" {
+	if lsb := testenv.LSBProgram(t, dir); lsb != "" {
 		cases = append(cases, struct{ name, lmutil, want string }{"loader", lsb, "needs the ELF loader /lib64/ld-lsb-x86-64.so.3, which is missing"})
 	} else {
 		t.Log("no program to point at the LSB loader: the loader case is left to source/flexlm's tests")

@@ -2,13 +2,12 @@ package exposition
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
@@ -121,26 +120,6 @@ func get(t *testing.T, h http.Handler, gz bool) (*http.Response, []byte) {
 	return rec.Result(), rec.Body.Bytes()
 }
 
-// gunzip decodes exactly one gzip member, checking its CRC and length,
-// and fails on anything after it.
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	br := bytes.NewReader(b)
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr.Multistream(false)
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("gzip body: %v", err)
-	}
-	if br.Len() != 0 {
-		t.Fatalf("%d bytes after the gzip member", br.Len())
-	}
-	return out
-}
-
 // TestHandlerMatchesPromhttp: the handler writes byte for byte what
 // promhttp writes for the same series, plain and gzip: escaping, value
 // formatting, types, two Renderers, and gathered families merged by name.
@@ -167,7 +146,7 @@ func TestHandlerMatchesPromhttp(t *testing.T) {
 		if resp.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
-		if got := gunzip(t, gz); !bytes.Equal(got, want) {
+		if got := testenv.GunzipOne(t, gz); !bytes.Equal(got, want) {
 			t.Fatalf("gzip output differs from promhttp's:\n--- promhttp\n%s\n--- handler\n%s", want, got)
 		}
 	}
@@ -178,7 +157,7 @@ func TestHandlerNothingToServe(t *testing.T) {
 	if _, body := get(t, h, false); len(body) != 0 {
 		t.Errorf("text: %q, want nothing", body)
 	}
-	if _, body := get(t, h, true); len(gunzip(t, body)) != 0 {
+	if _, body := get(t, h, true); len(testenv.GunzipOne(t, body)) != 0 {
 		t.Errorf("gzip: %q, want nothing", body)
 	}
 }

@@ -2,7 +2,6 @@ package flexlm
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/license-monitor/license-monitor/internal/testenv"
 	"github.com/license-monitor/license-monitor/source"
 )
 
@@ -319,7 +319,7 @@ func TestLmutilProblems(t *testing.T) {
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "lmutil-noexec")
 	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
-	lsb := lsbProgram(t, dir)
+	lsb := testenv.LSBProgram(t, dir)
 	for _, tc := range []struct{ lmutil, want string }{
 		{filepath.Join(dir, "nope"), "does not exist"},
 		{"lmutil-not-on-path-anywhere", "was not found on PATH"},
@@ -345,44 +345,6 @@ func TestLmutilProblems(t *testing.T) {
 	if err := CheckLmutil(buildFake(t)); err != nil {
 		t.Errorf("a runnable lmutil: %v", err)
 	}
-}
-
-// lsbProgram copies a dynamically linked system program and points its
-// PT_INTERP at the LSB loader, which the test machine lacks.
-func lsbProgram(t *testing.T, dir string) string {
-	const lsbLoader = "/lib64/ld-lsb-x86-64.so.3"
-	if _, err := os.Stat(lsbLoader); err == nil {
-		return ""
-	}
-	for _, src := range []string{"/bin/true", "/usr/bin/true", "/bin/ls"} {
-		f, err := elf.Open(src)
-		if err != nil {
-			continue
-		}
-		var off, size uint64
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_INTERP {
-				off, size = p.Off, p.Filesz
-			}
-		}
-		f.Close()
-		if size <= uint64(len(lsbLoader)) {
-			continue
-		}
-		b, err := os.ReadFile(src)
-		if err != nil {
-			continue
-		}
-		interp := make([]byte, size)
-		copy(interp, lsbLoader)
-		copy(b[off:off+size], interp)
-		dst := filepath.Join(dir, "lmutil-lsb")
-		if err := os.WriteFile(dst, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return dst
-	}
-	return ""
 }
 
 func TestMappingOfTriad(t *testing.T) {
