@@ -38,7 +38,7 @@ func lic(id, product, typ string) []source.Label {
 
 func acmeExtras() []source.Series {
 	return []source.Series{
-		{Name: "license_server_up", Help: "ignored", Labels: []source.Label{{Name: "server", Value: "lic-b"}}, Value: 1},
+		{Name: "license_server_up", Labels: []source.Label{{Name: "server", Value: "lic-b"}}, Value: 1},
 		{Name: "license_server_up", Labels: []source.Label{{Name: "server", Value: "lic-a"}}, Value: 0},
 		{Name: "license_server_up", Labels: []source.Label{{Name: "server", Value: "lic-a"}}, Value: 1}, // a repeat: the first stays
 		{Name: "license_vendor_daemon_up", Labels: []source.Label{{Name: "vendor", Value: "csi"}}, Value: 1},

@@ -113,10 +113,10 @@ type ExtraSeries interface {
 	Extra(ctx context.Context) ([]Series, error)
 }
 
-// Series is one sample of a source-specific gauge.
+// Series is one sample of a source-specific gauge. Its HELP text is the
+// collector's, which serves only the families of the contract.
 type Series struct {
 	Name   string
-	Help   string
 	Labels []Label // beside source
 	Value  float64
 }

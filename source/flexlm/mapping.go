@@ -80,29 +80,26 @@ func mapStatus(st *Status, licenseServer string, known map[string]string) *snaps
 	ids.Grow(users * sessionIDLen)
 	hasher := newIDHasher()
 	defaultVendor := vendorOfUnusedFeatures(st.Vendors)
-	seenServer := map[string]int{}
-	for _, s := range st.Servers {
-		if i, ok := seenServer[s.Name]; ok {
-			if s.Up {
+	// A server or vendor lmstat names twice (status per server of a
+	// triad) is one series, up if any line says UP.
+	seenUp := map[string]int{}
+	addUp := func(name, label, value string, up bool) {
+		key := name + "\x00" + value
+		if i, ok := seenUp[key]; ok {
+			if up {
 				snap.extra[i].Value = 1
 			}
-			continue
+			return
 		}
-		seenServer[s.Name] = len(snap.extra)
-		snap.extra = append(snap.extra, source.Series{Name: "license_server_up", Help: helpServerUp,
-			Labels: []source.Label{{Name: "server", Value: s.Name}}, Value: b2f(s.Up)})
+		seenUp[key] = len(snap.extra)
+		snap.extra = append(snap.extra, source.Series{Name: name,
+			Labels: []source.Label{{Name: label, Value: value}}, Value: b2f(up)})
 	}
-	seenVendor := map[string]int{}
+	for _, s := range st.Servers {
+		addUp("license_server_up", "server", s.Name, s.Up)
+	}
 	for _, v := range st.Vendors {
-		if i, ok := seenVendor[v.Name]; ok {
-			if v.Up {
-				snap.extra[i].Value = 1
-			}
-			continue
-		}
-		seenVendor[v.Name] = len(snap.extra)
-		snap.extra = append(snap.extra, source.Series{Name: "license_vendor_daemon_up", Help: helpVendorUp,
-			Labels: []source.Label{{Name: "vendor", Value: v.Name}}, Value: b2f(v.Up)})
+		addUp("license_vendor_daemon_up", "vendor", v.Name, v.Up)
 	}
 	seenID := map[string]bool{}
 	for fi := range st.Features {
@@ -169,8 +166,8 @@ func mapStatus(st *Status, licenseServer string, known map[string]string) *snaps
 		snap.licenses = append(snap.licenses, l)
 		labels := []source.Label{{Name: "license_id", Value: id}, {Name: "product", Value: f.Name}, {Name: "edition"}, {Name: "license_type", Value: l.Type}}
 		snap.extra = append(snap.extra,
-			source.Series{Name: "license_seats_reserved", Help: helpReserved, Labels: labels, Value: float64(reserved)},
-			source.Series{Name: "license_queued_requests", Help: helpQueued, Labels: labels, Value: float64(queued)})
+			source.Series{Name: "license_seats_reserved", Labels: labels, Value: float64(reserved)},
+			source.Series{Name: "license_queued_requests", Labels: labels, Value: float64(queued)})
 	}
 	// The ids were written into one buffer and become one string, cut
 	// into each session's: one allocation, not one per session, and
@@ -181,13 +178,6 @@ func mapStatus(st *Status, licenseServer string, known map[string]string) *snaps
 	}
 	return snap
 }
-
-const (
-	helpServerUp = "1 if lmstat reported this license server UP, 0 if not."
-	helpVendorUp = "1 if lmstat reported this vendor daemon UP, 0 if not."
-	helpReserved = "Seats of this license held by RESERVATIONs; lmstat counts them in use."
-	helpQueued   = "Checkout requests of this license waiting in the queue."
-)
 
 // vendorOfUnusedFeatures is the vendor of a feature lmstat printed no
 // version block for (none of it is in use): a feature with totals is
