@@ -81,6 +81,8 @@ func (hs *handlerSidecar) post(user, id string) *httptest.ResponseRecorder {
 	return w
 }
 
+// decodeAudit decodes audit lines; each must be one AuditRecord of this
+// schema, stamped in RFC 3339 UTC.
 func decodeAudit(t *testing.T, text string) []AuditRecord {
 	t.Helper()
 	var out []AuditRecord
@@ -96,6 +98,10 @@ func decodeAudit(t *testing.T, text string) []AuditRecord {
 		}
 		if rec.Schema != AuditSchema {
 			t.Errorf("audit line without schema %d: %s", AuditSchema, line)
+		}
+		tm, err := time.Parse(time.RFC3339Nano, rec.Time)
+		if err != nil || tm.Location() != time.UTC || !strings.HasSuffix(rec.Time, "Z") {
+			t.Fatalf("audit time %q is not RFC 3339 UTC", rec.Time)
 		}
 		out = append(out, rec)
 	}

@@ -357,27 +357,10 @@ func (ts *testSidecar) terminate(t *testing.T, c caller, id string) answer {
 	return ts.do(t, c, http.MethodPost, "/api/v1/sessions/"+id+"/terminate", nil, nil)
 }
 
-// auditLines decodes every audit line so far; each must be one JSON object.
+// auditLines decodes every audit line so far (decodeAudit).
 func (ts *testSidecar) auditLines(t *testing.T) []AuditRecord {
 	t.Helper()
-	var out []AuditRecord
-	for _, line := range strings.Split(strings.TrimSpace(ts.audit.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec AuditRecord
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			t.Fatalf("audit line is not one AuditRecord: %v: %s", err, line)
-		}
-		tm, err := time.Parse(time.RFC3339Nano, rec.Time)
-		if err != nil || tm.Location() != time.UTC || !strings.HasSuffix(rec.Time, "Z") {
-			t.Fatalf("audit time %q is not RFC 3339 UTC", rec.Time)
-		}
-		out = append(out, rec)
-	}
-	return out
+	return decodeAudit(t, ts.audit.String())
 }
 
 func (ts *testSidecar) lastAudit(t *testing.T) (AuditRecord, int) {
