@@ -28,7 +28,6 @@ const (
 	maxAnswerBytes = 64 << 10
 	// lmutilTimeout bounds one call; the exporter's timeout is shorter.
 	lmutilTimeout = 10 * time.Minute
-	lmBanner      = "lmutil - Copyright (c) 1989-2024 Flexera. All Rights Reserved."
 	lmNoServer    = `Cannot connect to license server system. (-15,570:111 "Connection refused")`
 )
 
@@ -120,7 +119,7 @@ func lmstat(client *http.Client, bases []string, stdout io.Writer) int {
 		}
 		return exitOf(resp)
 	}
-	fmt.Fprintf(stdout, "%s\n\nError getting status: %s\n", lmBanner, lmNoServer)
+	fmt.Fprintf(stdout, "%s\n\nError getting status: %s\n", simulator.LmutilBanner, lmNoServer)
 	return 1
 }
 
@@ -134,12 +133,12 @@ func lmremove(client *http.Client, bases, h []string, stdout io.Writer) int {
 		out, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			fmt.Fprintf(stdout, "%s\nlmremove failed: the license server refused the request.\n", lmBanner)
+			fmt.Fprintf(stdout, "%s\nlmremove failed: the license server refused the request.\n", simulator.LmutilBanner)
 			return 1
 		}
 		_, _ = stdout.Write(out)
 		return exitOf(resp)
 	}
-	fmt.Fprintf(stdout, "%s\nlmremove failed: %s\n", lmBanner, lmNoServer)
+	fmt.Fprintf(stdout, "%s\nlmremove failed: %s\n", simulator.LmutilBanner, lmNoServer)
 	return 1
 }

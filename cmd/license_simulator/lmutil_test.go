@@ -65,7 +65,7 @@ func TestFakeLmutil(t *testing.T) {
 		t.Fatalf("lmstat with a dead first server: exit %d", code)
 	}
 	out, _, code = lmutilRun("lmstat", "-a", "-c", deadPort+"@127.0.0.1")
-	wantDown := lmBanner + "\n\nError getting status: " + `Cannot connect to license server system. (-15,570:111 "Connection refused")` + "\n"
+	wantDown := simulator.LmutilBanner + "\n\nError getting status: " + `Cannot connect to license server system. (-15,570:111 "Connection refused")` + "\n"
 	if code != 1 || out != wantDown {
 		t.Fatalf("nothing reachable: exit %d, %q", code, out)
 	}
@@ -86,7 +86,7 @@ func TestFakeLmutil(t *testing.T) {
 		}
 	}
 	out, _, code = lmutilRun("lmremove", "-c", port+"@127.0.0.1", "-h", "KS_SOLVER", bob.Server, bob.Port, bob.Handle)
-	if code != 0 || out != lmBanner+"\n" {
+	if code != 0 || out != simulator.LmutilBanner+"\n" {
 		t.Fatalf("lmremove: exit %d, %q", code, out)
 	}
 	out, _, code = lmutilRun("lmremove", "-c", port+"@127.0.0.1", "-h", "KS_SOLVER", bob.Server, bob.Port, bob.Handle)

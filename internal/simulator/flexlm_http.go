@@ -153,7 +153,7 @@ func (s *Simulator) serveLmremove(w http.ResponseWriter, r *http.Request) {
 	s.advanceLocked()
 	call := s.lmremoveLocked(req)
 	s.mu.Unlock()
-	body := lmutilBanner + "\n"
+	body := LmutilBanner + "\n"
 	exit := 1
 	switch call.Result {
 	case LmremoveRemoved:

@@ -160,7 +160,8 @@ func (s *Simulator) SetFlexFault(f FlexFault) error {
 }
 
 const (
-	lmutilBanner = "lmutil - Copyright (c) 1989-2024 Flexera. All Rights Reserved."
+	// LmutilBanner is lmutil's first line, which the fake lmutil prints too.
+	LmutilBanner = "lmutil - Copyright (c) 1989-2024 Flexera. All Rights Reserved."
 	// lmCannotConnect is what lmutil says of a server that does not answer.
 	lmCannotConnect = `Cannot connect to license server system. (-15,10:111 "Connection refused")`
 	lmVendorDown    = "The desired vendor daemon is down. (-97,121)"
@@ -172,7 +173,7 @@ const (
 func (s *Simulator) renderLmstatLocked(f FlexFault) ([]byte, int) {
 	var b bytes.Buffer
 	now := s.simNow.In(s.loc)
-	b.WriteString(lmutilBanner + "\n")
+	b.WriteString(LmutilBanner + "\n")
 	fmt.Fprintf(&b, "Flexible License Manager status on %s/%d %d:%02d\n\n", now.Format("Mon 1/2"), now.Year(), now.Hour(), now.Minute())
 	switch f.Kind {
 	case FlexFaultGarbage:

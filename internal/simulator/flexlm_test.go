@@ -358,7 +358,7 @@ func TestFlexLMLmremove(t *testing.T) {
 		t.Fatalf("bob's pinned checkouts are missing: %+v", a.Sessions)
 	}
 	req := LmremoveRequest{Feature: "KS_SOLVER", ServerHost: bob.Server, Port: bob.Port, Handle: bob.Handle}
-	if out, exit := h.lmremove(req); exit != 0 || out != lmutilBanner+"\n" {
+	if out, exit := h.lmremove(req); exit != 0 || out != LmutilBanner+"\n" {
 		t.Fatalf("lmremove bob: exit %d %q", exit, out)
 	}
 	if _, ok := findFlexSession(h.sim.FlexLM(), "KS_SOLVER", FlexBobUser); ok {
