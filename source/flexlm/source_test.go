@@ -171,21 +171,46 @@ func TestOneRunPerPoll(t *testing.T) {
 }
 
 // The timeout kills lmutil's whole process group: the child it started
-// does not outlive the poll.
+// does not outlive the poll. The poll's context ends once both processes
+// are running (their pids written), not after a fixed time, so a slow
+// start on a busy machine cannot pass the deadline first.
 func TestRunnerTimeoutKillsTheGroup(t *testing.T) {
 	f := newFake(t, "sleep")
 	s := newSource(t, f, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Licenses(ctx)
+		done <- err
+	}()
+	waitForFile(t, f.path+".pids")
 	start := time.Now()
-	_, err := s.Licenses(ctx)
+	cancel()
+	err := <-done
 	if source.ReasonOf(err) != source.ReasonTimeout {
 		t.Fatalf("err %v, want timeout", err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// The fake sleeps a minute: a run that waited for it took that long.
+	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("the run took %s after its deadline", took)
 	}
 	assertGone(t, f)
+}
+
+// waitForFile waits for path to exist with content.
+func waitForFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not written within a minute", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // lmutil that exits but leaves a child holding its output: the run ends
@@ -214,7 +239,7 @@ func assertGone(t *testing.T, f fake) {
 	if len(pids) != 2 {
 		t.Fatalf("pids %q", pids)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for _, p := range pids {
 		pid, _ := strconv.Atoi(p)
 		for alive(pid) {
