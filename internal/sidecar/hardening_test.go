@@ -152,7 +152,7 @@ func TestAttemptLineBeforeUpstreamCall(t *testing.T) {
 	go func() {
 		// Once the call has arrived (it is held until wait closes), the
 		// log must already hold the attempt.
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 			if terms, _ := up.calls(); len(terms) > 0 {
 				break
 			}
